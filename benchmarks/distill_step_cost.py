@@ -1,0 +1,92 @@
+"""Cost of one distillation step against one plain fine-tuning step of the same student.
+
+    python benchmarks/distill_step_cost.py [--model minilm] [--batch-size 32] [--steps 8]
+
+Both steps train the same compressed student (P_embd = P_svd = P_weight = 0.5 by default) on the
+same batches of the offline `rt` task (dynamic padding). The plain step is the student's forward,
+cross-entropy on the labels, backward and AdamW step; the distillation step adds the teacher's
+forward pass (no grad), the student's hidden states and attention maps, and the four losses. The
+teacher's forward pass alone is timed too: it is the floor of the difference. Prints a table of
+median seconds per step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import platform
+import statistics
+import time
+from datetime import date
+
+import torch
+
+from ladasearch.compression.budget import Ratios
+from ladasearch.compression.distill import LossWeights, distillation_losses, reapply_masks_
+from ladasearch.compression.plan import compress_
+from ladasearch.models import load_classifier
+from ladasearch.tasks import TaskSpec, encode, load_task, make_loader
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--model", default="minilm")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=8, help="timed steps per variant (after 2 warm-up steps)")
+    parser.add_argument("--ratios", type=float, nargs=3, default=(0.5, 0.5, 0.5), metavar=("P_EMBD", "P_SVD", "P_WEIGHT"))
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    task = load_task(TaskSpec("rt"))
+    teacher, tokenizer = load_classifier(args.model, task.label_names)
+    teacher.eval()
+    student = copy.deepcopy(teacher)
+    compress_(student, Ratios(*args.ratios))
+    loader = make_loader(encode(task.train, tokenizer, 128), args.batch_size, shuffle=True, seed=0)
+    batches = [b for _, b in zip(range(args.steps + 2), loader, strict=False)]
+    optimizer = torch.optim.AdamW(student.parameters(), lr=1e-5)
+
+    def plain(batch: dict[str, torch.Tensor]) -> None:
+        out = student(**batch)
+        optimizer.zero_grad()
+        out.loss.backward()
+        optimizer.step()
+        reapply_masks_(student)
+
+    def distill(batch: dict[str, torch.Tensor]) -> None:
+        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        with torch.inference_mode():
+            t_out = teacher(**inputs, output_hidden_states=True, output_attentions=True)
+        s_out = student(**inputs, output_hidden_states=True, output_attentions=True)
+        loss = distillation_losses(s_out, t_out, inputs["attention_mask"], LossWeights(), 1.0)["total"]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        reapply_masks_(student)
+
+    def teacher_forward(batch: dict[str, torch.Tensor]) -> None:
+        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        with torch.inference_mode():
+            teacher(**inputs, output_hidden_states=True, output_attentions=True)
+
+    student.train()
+    results = {}
+    for name, fn in (("plain fine-tuning step", plain), ("distillation step", distill), ("teacher forward", teacher_forward)):
+        times = []
+        for i, batch in enumerate(batches):
+            start = time.perf_counter()
+            fn(batch)
+            if i >= 2:
+                times.append(time.perf_counter() - start)
+        results[name] = statistics.median(times)
+    plain_s = results["plain fine-tuning step"]
+    print(f"# distillation step cost: {args.model}, batch {args.batch_size}, ratios {tuple(args.ratios)}, "
+          f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, {date.today()}")
+    print(f"{'variant':<26}{'median s/step':>15}{'vs plain':>10}")
+    for name, seconds in results.items():
+        print(f"{name:<26}{seconds:>15.3f}{seconds / plain_s:>9.2f}x")
+    floor = (plain_s + results["teacher forward"]) / plain_s
+    print(f"floor (plain + teacher forward): {floor:.2f}x; target: at most 1.40x")
+
+
+if __name__ == "__main__":
+    main()

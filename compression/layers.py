@@ -1,0 +1,337 @@
+"""Compressed stand-ins for ``nn.Linear`` and the word ``nn.Embedding`` (LadaBERT eq. 1-5).
+
+``nn.Linear`` stores ``W`` as (out=m, in=n). Each module here can always rebuild its dense
+equivalent (``dense_weight()``, ``to_dense()``), so "compressed equals reference" is testable.
+
+Pruning contract (eq. 5): a mask is a boolean buffer beside the tensor it prunes; pruned stored
+values are set to 0 and the forward pass multiplies by the mask, so their gradient is 0 and they
+stay exactly 0 through optimizer steps (AdamW weight decay included). ``apply_masks_()`` re-zeros
+them in place for extra safety after a step. "Nonzero" counts are counts of entries *not removed
+by a mask* (a kept weight that happens to be 0.0 still counts), biases included when asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ladasearch.errors import RatioError
+
+__all__ = [
+    "FactorizedEmbedding",
+    "FactorizedLinear",
+    "MaskedLinear",
+    "keep_count",
+    "magnitude_mask",
+    "svd_factors",
+]
+
+
+def keep_count(numel: int, keep_fraction: float) -> int:
+    """Entries kept by pruning ``numel`` of them at ``keep_fraction``: round(f * numel), >= 1."""
+    if not (isinstance(keep_fraction, int | float) and 0.0 < keep_fraction <= 1.0):
+        raise RatioError(f"keep_fraction must be in (0, 1], got {keep_fraction!r}")
+    return min(numel, max(1, round(keep_fraction * numel)))
+
+
+def magnitude_mask(values: Tensor, keep: int) -> Tensor:
+    """Boolean mask (same shape as ``values``) of its ``keep`` largest-magnitude entries."""
+    flat = values.detach().abs().flatten()  # (numel,)
+    mask = torch.zeros_like(flat, dtype=torch.bool)
+    mask[torch.topk(flat.float(), keep, sorted=False).indices] = True
+    return mask.view_as(values)
+
+
+def svd_factors(weight: Tensor, rank: int) -> tuple[Tensor, Tensor]:
+    """Eq. 2: ``A = U_r sqrt(S_r)`` (m, r) and ``B = sqrt(S_r) V_r^T`` (r, n), with ``A @ B ~ W``.
+
+    The SVD runs in float32 whatever the dtype of ``weight``; the factors come back in its dtype.
+    """
+    m, n = weight.shape
+    if not 1 <= rank <= min(m, n):
+        raise RatioError(f"rank must be in [1, {min(m, n)}] for a {m} x {n} matrix, got {rank}")
+    u, s, vh = torch.linalg.svd(weight.detach().float(), full_matrices=False)  # (m,p) (p,) (p,n)
+    root = s[:rank].sqrt()  # (r,)
+    a = u[:, :rank] * root  # (m, r)
+    b = root[:, None] * vh[:rank]  # (r, n)
+    return a.to(weight.dtype).contiguous(), b.to(weight.dtype).contiguous()
+
+
+class _Prunable(nn.Module):
+    """Shared pruning logic: ``MASKED`` names (parameter, mask buffer) pairs."""
+
+    MASKED: tuple[tuple[str, str], ...] = ()
+    bias: nn.Parameter | None
+
+    def masked_parameters(self) -> Iterator[tuple[nn.Parameter, Tensor]]:
+        """Each pruned parameter with its boolean mask buffer (same shape)."""
+        for param_name, mask_name in self.MASKED:
+            yield getattr(self, param_name), getattr(self, mask_name)
+
+    @torch.no_grad()
+    def apply_masks_(self) -> None:
+        """Set every pruned stored value back to exactly 0 (e.g. after an optimizer step)."""
+        for param, mask in self.masked_parameters():
+            param.mul_(mask)
+
+    @torch.no_grad()
+    def prune_(self, keep_fraction: float) -> None:
+        """Magnitude pruning (eq. 5) of each masked tensor separately.
+
+        Each keeps its ``round(keep_fraction * numel)`` (at least 1) largest-|w| entries of the
+        current effective (masked) values; everything else is masked and set to 0.
+        """
+        for param, mask in self.masked_parameters():
+            keep = keep_count(param.numel(), keep_fraction)
+            mask.copy_(magnitude_mask(param * mask, keep))
+        self.apply_masks_()
+
+    def nonzero_count(self, include_bias: bool = True) -> int:
+        """Effective weights not removed by a mask, plus the bias entries if ``include_bias``."""
+        count = sum(int(mask.sum()) for _, mask in self.masked_parameters())
+        if include_bias and self.bias is not None:
+            count += self.bias.numel()
+        return count
+
+    def stored_count(self) -> int:
+        """Entries of the (masked) weight tensors, pruned or not; the bias excluded."""
+        return sum(param.numel() for param, _ in self.masked_parameters())
+
+    def dense_weight(self) -> Tensor:
+        """The effective dense weight (out, in)."""
+        raise NotImplementedError
+
+    def to_dense(self) -> nn.Linear:
+        """An ``nn.Linear`` with the same outputs (same device and dtype)."""
+        weight = self.dense_weight().detach()  # (m, n)
+        out_features, in_features = weight.shape
+        linear = nn.Linear(
+            in_features,
+            out_features,
+            bias=self.bias is not None,
+            device=weight.device,
+            dtype=weight.dtype,
+        )
+        with torch.no_grad():
+            linear.weight.copy_(weight)
+            if self.bias is not None and linear.bias is not None:
+                linear.bias.copy_(self.bias)
+        return linear
+
+
+class MaskedLinear(_Prunable):
+    """A dense ``W`` (m, n) with a boolean mask: pure weight pruning (used when ``P_svd = 1``)."""
+
+    MASKED = (("weight", "mask"),)
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = nn.Parameter(
+            torch.zeros(out_features, in_features, device=device, dtype=dtype)
+        )
+        self.bias = (
+            nn.Parameter(torch.zeros(out_features, device=device, dtype=dtype)) if bias else None
+        )
+        self.mask: Tensor
+        self.register_buffer(
+            "mask", torch.ones(out_features, in_features, dtype=torch.bool, device=device)
+        )
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear | MaskedLinear) -> MaskedLinear:
+        """Wrap a dense linear (all kept); a ``MaskedLinear`` is copied with its mask."""
+        weight = linear.weight
+        module = cls(
+            linear.in_features,
+            linear.out_features,
+            bias=linear.bias is not None,
+            device=weight.device,
+            dtype=weight.dtype,
+        )
+        with torch.no_grad():
+            module.weight.copy_(weight)
+            if linear.bias is not None and module.bias is not None:
+                module.bias.copy_(linear.bias)
+            if isinstance(linear, MaskedLinear):
+                module.mask.copy_(linear.mask)
+        module.apply_masks_()
+        return module
+
+    @property
+    def rank(self) -> int:
+        """Full rank bound ``min(m, n)``: a masked layer is not factorized."""
+        return min(self.in_features, self.out_features)
+
+    def dense_weight(self) -> Tensor:
+        return self.weight * self.mask  # (m, n)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.weight * self.mask, self.bias)  # (..., n) -> (..., m)
+
+    def extra_repr(self) -> str:
+        kept = int(self.mask.sum())
+        return f"in_features={self.in_features}, out_features={self.out_features}, kept={kept}"
+
+
+class FactorizedLinear(_Prunable):
+    """``W ~ (A * mask_a) @ (B * mask_b)`` with ``A`` (m, r), ``B`` (r, n): SVD then pruning."""
+
+    MASKED = (("a", "mask_a"), ("b", "mask_b"))
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        rank: int,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.a = nn.Parameter(torch.zeros(out_features, rank, device=device, dtype=dtype))
+        self.b = nn.Parameter(torch.zeros(rank, in_features, device=device, dtype=dtype))
+        self.bias = (
+            nn.Parameter(torch.zeros(out_features, device=device, dtype=dtype)) if bias else None
+        )
+        self.mask_a: Tensor
+        self.mask_b: Tensor
+        self.register_buffer(
+            "mask_a", torch.ones(out_features, rank, dtype=torch.bool, device=device)
+        )
+        self.register_buffer(
+            "mask_b", torch.ones(rank, in_features, dtype=torch.bool, device=device)
+        )
+
+    @classmethod
+    def from_linear(
+        cls, linear: nn.Linear | MaskedLinear | FactorizedLinear, rank: int
+    ) -> FactorizedLinear:
+        """Factorize the current effective dense weight at ``rank`` (all entries kept).
+
+        Given a ``FactorizedLinear`` or ``MaskedLinear`` this is a re-truncation: the SVD of its
+        current (masked) dense product, which is how the iterative schedule lowers ranks.
+        """
+        weight = linear.dense_weight() if isinstance(linear, _Prunable) else linear.weight
+        a, b = svd_factors(weight, rank)  # (m, r), (r, n)
+        module = cls(
+            linear.in_features,
+            linear.out_features,
+            rank,
+            bias=linear.bias is not None,
+            device=weight.device,
+            dtype=weight.dtype,
+        )
+        with torch.no_grad():
+            module.a.copy_(a)
+            module.b.copy_(b)
+            if linear.bias is not None and module.bias is not None:
+                module.bias.copy_(linear.bias)
+        return module
+
+    @property
+    def rank(self) -> int:
+        """The inner dimension r."""
+        return self.a.shape[1]
+
+    def dense_weight(self) -> Tensor:
+        return (self.a * self.mask_a) @ (self.b * self.mask_b)  # (m, r) @ (r, n) -> (m, n)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = F.linear(x, self.b * self.mask_b)  # (..., n) -> (..., r)
+        return F.linear(h, self.a * self.mask_a, self.bias)  # (..., r) -> (..., m)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, rank={self.rank}, "
+            f"kept={self.nonzero_count(include_bias=False)}"
+        )
+
+
+class FactorizedEmbedding(nn.Module):
+    """The word embedding ``E`` (V, d) as ``first`` (V, k) looked up, then ``@ second`` (k, d).
+
+    Factors come from the SVD of ``E`` with the same sqrt(S) scaling as ``FactorizedLinear``.
+    ``weight`` is the dense (V, d) product, for code that reads ``embeddings.weight``.
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        rank: int,
+        padding_idx: int | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+        self.padding_idx = padding_idx
+        self.first = nn.Embedding(
+            num_embeddings,
+            rank,
+            padding_idx=padding_idx,
+            _weight=torch.zeros(num_embeddings, rank, device=device, dtype=dtype),
+        )
+        self.second = nn.Parameter(torch.zeros(rank, embedding_dim, device=device, dtype=dtype))
+
+    @classmethod
+    def from_embedding(
+        cls, embedding: nn.Embedding | FactorizedEmbedding, rank: int
+    ) -> FactorizedEmbedding:
+        """Factorize ``embedding`` (or re-truncate a factorized one via its dense product)."""
+        weight = (
+            embedding.dense_weight()
+            if isinstance(embedding, FactorizedEmbedding)
+            else embedding.weight
+        )  # (V, d)
+        first, second = svd_factors(weight, rank)  # (V, k), (k, d)
+        module = cls(
+            embedding.num_embeddings,
+            embedding.embedding_dim,
+            rank,
+            padding_idx=embedding.padding_idx,
+            device=weight.device,
+            dtype=weight.dtype,
+        )
+        with torch.no_grad():
+            module.first.weight.copy_(first)
+            module.second.copy_(second)
+        return module
+
+    @property
+    def rank(self) -> int:
+        """The inner dimension k."""
+        return self.second.shape[0]
+
+    @property
+    def weight(self) -> Tensor:
+        """The dense (V, d) product (recomputed on each access)."""
+        return self.dense_weight()
+
+    def dense_weight(self) -> Tensor:
+        return self.first.weight @ self.second  # (V, k) @ (k, d) -> (V, d)
+
+    def nonzero_count(self) -> int:
+        """Entries of both factors (the embedding is factorized, never pruned)."""
+        return self.first.weight.numel() + self.second.numel()
+
+    def forward(self, input_ids: Tensor) -> Tensor:
+        return self.first(input_ids) @ self.second  # (...,) -> (..., k) -> (..., d)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}, rank={self.rank}"

@@ -1,0 +1,346 @@
+"""The iterative LadaBERT loop (section 3.1) and ``compress_job``, the one call a trial makes.
+
+The student starts as a copy of the fine-tuned teacher. Over K iterations each of the three ratios
+moves linearly from 1 to its target; every iteration first compresses further (re-truncating ranks
+by SVD of the current product, raising sparsity by magnitude) and then distils the student from the
+teacher. After each iteration the dev accuracy, nonzero parameters and overall ratio go to a
+callback, so that a search can stop a bad trial early.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ladasearch.compression.budget import Ratios, count_nonzero_params, parameter_groups
+from ladasearch.compression.distill import (
+    DistillSettings,
+    LossWeights,
+    TrainingDiverged,
+    distill_phase,
+)
+from ladasearch.compression.evaluate import evaluate, file_sha256, folder_bytes
+from ladasearch.compression.evaluate import measure_latency as latency_ms_by_batch
+from ladasearch.compression.plan import compress_
+from ladasearch.compression.serialize import save_compressed
+from ladasearch.compression.teacher import TeacherConfig, get_teacher
+from ladasearch.device import resolve_device
+from ladasearch.errors import LadaError
+from ladasearch.progress import announce
+from ladasearch.tasks import TaskData, TaskSpec, encode, load_task, make_loader
+
+__all__ = [
+    "IterationCallback",
+    "IterationRecord",
+    "LossWeights",
+    "RunResult",
+    "TrainBudget",
+    "TrainingDiverged",
+    "compress_job",
+    "ratios_at",
+    "run_ladabert",
+]
+
+log = logging.getLogger(__name__)
+
+IterationCallback = Callable[[int, float, int, float], None]
+"""Called after each iteration with (iteration (1-based), dev accuracy, nonzero params, ratio)."""
+
+
+@dataclass(frozen=True)
+class TrainBudget:
+    """How much one compress-distill run trains."""
+
+    iterations: int = 3
+    steps: int = 100  # distillation steps per iteration
+    batch_size: int = 32
+    learning_rate: float = 5e-5
+    max_length: int = 128
+    temperature: float = 1.0
+    loss_weights: LossWeights = field(default_factory=LossWeights)
+
+    def __post_init__(self) -> None:
+        for name in ("iterations", "steps", "batch_size", "max_length"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise LadaError(f"{name} must be a positive integer, got {value!r}")
+        if not self.learning_rate > 0:
+            raise LadaError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if not self.temperature > 0:
+            raise LadaError(f"temperature must be > 0, got {self.temperature!r}")
+
+
+@dataclass(frozen=True)
+class IterationRecord:
+    """What one iteration of the schedule did and reached."""
+
+    iteration: int
+    p_embd: float
+    p_svd: float
+    p_weight: float
+    accuracy: float
+    params: int
+    ratio: float
+    losses: dict[str, float]
+    seconds: float
+
+
+@dataclass
+class RunResult:
+    """The compressed student and the history of its schedule."""
+
+    student: nn.Module
+    history: list[IterationRecord]
+    teacher_params: int
+    timings: dict[str, float]
+
+
+def ratios_at(target: Ratios, iteration: int, iterations: int) -> Ratios:
+    """The ratios of ``iteration`` (1..K): each moves linearly from 1 to its target."""
+    share = iteration / iterations
+
+    def step(p: float) -> float:
+        return 1.0 - (1.0 - p) * share
+
+    return Ratios(step(target.p_embd), step(target.p_svd), step(target.p_weight))
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def _endless(loader: torch.utils.data.DataLoader) -> Iterator[dict[str, Tensor]]:
+    for epoch in itertools.count():
+        if hasattr(loader.sampler, "set_epoch"):
+            loader.sampler.set_epoch(epoch)
+        yield from loader
+
+
+def run_ladabert(
+    teacher: nn.Module,
+    tokenizer: Any,
+    task: TaskData,
+    ratios: Ratios,
+    budget: TrainBudget,
+    *,
+    device: torch.device,
+    seed: int = 0,
+    callback: IterationCallback | None = None,
+) -> RunResult:
+    """Compress a copy of ``teacher`` to ``ratios`` in ``budget.iterations`` compress-distill steps."""
+    _seed_everything(seed)
+    teacher_params = parameter_groups(teacher).total
+    student = copy.deepcopy(teacher).to(device)
+    train = make_loader(
+        encode(task.train, tokenizer, budget.max_length), budget.batch_size, shuffle=True, seed=seed
+    )
+    dev = make_loader(
+        encode(task.dev, tokenizer, budget.max_length), max(64, budget.batch_size), shuffle=False
+    )
+    batches = _endless(train)
+    settings = DistillSettings(
+        steps=budget.steps,
+        learning_rate=budget.learning_rate,
+        temperature=budget.temperature,
+        loss_weights=budget.loss_weights,
+    )
+    history: list[IterationRecord] = []
+    timings = {"compress_s": 0.0, "distill_s": 0.0, "evaluate_s": 0.0}
+    for iteration in range(1, budget.iterations + 1):
+        started = time.perf_counter()
+        current = ratios_at(ratios, iteration, budget.iterations)
+        compress_(student, current)
+        compressed = time.perf_counter()
+        losses = distill_phase(
+            student,
+            teacher,
+            batches,
+            settings,
+            device,
+            desc=f"iteration {iteration}/{budget.iterations}",
+        )
+        distilled = time.perf_counter()
+        accuracy = evaluate(student, dev, ("accuracy",), device)["accuracy"]
+        params = count_nonzero_params(student)
+        ratio = params / teacher_params
+        finished = time.perf_counter()
+        timings["compress_s"] += compressed - started
+        timings["distill_s"] += distilled - compressed
+        timings["evaluate_s"] += finished - distilled
+        record = IterationRecord(
+            iteration,
+            current.p_embd,
+            current.p_svd,
+            current.p_weight,
+            accuracy,
+            params,
+            ratio,
+            losses,
+            finished - started,
+        )
+        history.append(record)
+        log.info(
+            "iteration %d: dev accuracy %.4f, %d params (ratio %.4f), losses %s",
+            iteration,
+            accuracy,
+            params,
+            ratio,
+            losses,
+        )
+        if callback is not None:
+            callback(iteration, accuracy, params, ratio)
+    return RunResult(student, history, teacher_params, timings)
+
+
+def compress_job(
+    *,
+    model: str,
+    task: TaskSpec,
+    ratios: Ratios,
+    budget: TrainBudget,
+    teacher_config: TeacherConfig,
+    seed: int = 0,
+    device: str = "auto",
+    out_dir: Path | None = None,
+    callback: IterationCallback | None = None,
+    measure_latency: bool = True,
+    cache_dir: Path | None = None,
+    quiet: bool = False,
+) -> dict[str, Any]:
+    """Run one LadaBERT compress-distill job end to end; return its metrics.
+
+    Loads the task, gets the (cached) teacher, runs the iterative schedule, evaluates dev and test,
+    measures latency (batch 1 and 32, 64 tokens) on ``device`` and, with ``out_dir``, saves the
+    compressed model there. Keys are those of docs/ARCHITECTURE.md.
+    """
+    started = time.perf_counter()
+    torch_device = resolve_device(device)
+    data = load_task(task)
+    if not quiet:
+        announce(f"task {data.describe()}")
+        announce(f"teacher: {model}, fine-tuned for {teacher_config.steps} steps or taken from the cache")
+    teacher = get_teacher(
+        model, data, teacher_config, device=torch_device, cache_dir=cache_dir, quiet=quiet
+    )
+    if not quiet:
+        announce(
+            f"teacher: dev accuracy {teacher.dev_metrics['accuracy']:.4f}, test accuracy "
+            f"{teacher.test_metrics['accuracy']:.4f}{' (cached)' if teacher.cached else ''}; "
+            f"student: {budget.iterations} iterations x {budget.steps} distillation steps on {torch_device}"
+        )
+    teacher_ready = time.perf_counter()
+    result = run_ladabert(
+        teacher.model,
+        teacher.tokenizer,
+        data,
+        ratios,
+        budget,
+        device=torch_device,
+        seed=seed,
+        callback=callback,
+    )
+    student = result.student
+    trained = time.perf_counter()
+    test = make_loader(encode(data.test, teacher.tokenizer, budget.max_length), 64, shuffle=False)
+    dev = make_loader(encode(data.dev, teacher.tokenizer, budget.max_length), 64, shuffle=False)
+    dev_metrics = evaluate(student, dev, data.metrics, torch_device)
+    test_metrics = evaluate(student, test, data.metrics, torch_device)
+    last = result.history[-1]
+    metrics: dict[str, Any] = {
+        "model": model,
+        "task": data.name,
+        "accuracy": dev_metrics["accuracy"],
+        "test_accuracy": test_metrics["accuracy"],
+        "teacher_accuracy": teacher.dev_metrics["accuracy"],
+        "teacher_test_accuracy": teacher.test_metrics["accuracy"],
+        "params": last.params,
+        "teacher_params": result.teacher_params,
+        "ratio": last.ratio,
+        "compression": result.teacher_params / last.params,
+        "p_embd": ratios.p_embd,
+        "p_svd": ratios.p_svd,
+        "p_weight": ratios.p_weight,
+        "iterations": budget.iterations,
+        "steps": budget.steps,
+        "budget": asdict(budget),
+        "seed": seed,
+        "device": str(torch_device),
+        "history": [asdict(record) for record in result.history],
+    }
+    if "f1" in data.metrics:
+        metrics["f1"] = dev_metrics["f1"]
+        metrics["test_f1"] = test_metrics["f1"]
+        metrics["teacher_f1"] = teacher.dev_metrics.get("f1")
+    metrics["retained"] = metrics["test_accuracy"] / max(metrics["teacher_test_accuracy"], 1e-12)
+    evaluated = time.perf_counter()
+    if measure_latency:
+        for name, net in (("", student), ("teacher_", teacher.model)):
+            _use_attention(net, "sdpa")  # inference speed; attention maps are not needed here
+            latency = latency_ms_by_batch(net, teacher.tokenizer, torch_device)
+            _use_attention(net, "eager")
+            metrics[f"{name}latency_ms"] = latency[1]
+            metrics[f"{name}latency_ms_b32"] = latency[32]
+    if out_dir is not None:
+        folder = save_compressed(
+            student, teacher.tokenizer, Path(out_dir), metadata=_card_metadata(metrics, task)
+        )
+        metrics["model_dir"] = str(Path(folder).resolve())
+        metrics["bytes_on_disk"] = folder_bytes(Path(folder) / "model.safetensors")
+        metrics["model_sha256"] = file_sha256(Path(folder) / "model.safetensors")
+        metrics["teacher_bytes_on_disk"] = folder_bytes(teacher.path / "model.safetensors")
+    finished = time.perf_counter()
+    metrics["timings"] = {
+        "teacher_s": teacher_ready - started,
+        **result.timings,
+        "final_evaluate_s": evaluated - trained,
+        "latency_and_save_s": finished - evaluated,
+        "total_s": finished - started,
+        "teacher_cached": teacher.cached,
+    }
+    return metrics
+
+
+def _use_attention(model: nn.Module, implementation: str) -> None:
+    """Switch a transformers model's attention kernel (eager returns maps; sdpa is faster)."""
+    setter = getattr(model, "set_attn_implementation", None)
+    if callable(setter):
+        setter(implementation)
+
+
+def _card_metadata(metrics: dict[str, Any], task: TaskSpec) -> dict[str, Any]:
+    keep = (
+        "model",
+        "task",
+        "accuracy",
+        "test_accuracy",
+        "teacher_accuracy",
+        "teacher_test_accuracy",
+        "params",
+        "teacher_params",
+        "ratio",
+        "p_embd",
+        "p_svd",
+        "p_weight",
+        "iterations",
+        "steps",
+        "budget",
+        "seed",
+        "f1",
+        "test_f1",
+    )
+    card = {key: metrics[key] for key in keep if key in metrics}
+    card["task_spec"] = task.to_dict()
+    return card

@@ -1,0 +1,306 @@
+"""The teacher: the uncompressed model fine-tuned on the task, cached on disk.
+
+``get_teacher`` fine-tunes a pretrained model with AdamW and a linear warm-up / decay schedule for
+a fixed number of steps, scores it on dev and test, and saves it under
+``<cache>/teachers/<key>/`` where ``key`` hashes the model fingerprint, the task fingerprint and
+every hyper-parameter. A later call with the same key loads it instead of training. Training
+writes into a temporary folder beside the final one and renames it into place, under an exclusive
+``fcntl`` lock on ``<key>.lock``, so parallel trials never train the same teacher twice and never
+see a half-written one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import torch
+from torch.nn import functional as F
+from torch.utils.data import DataLoader
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from ladasearch.compression.evaluate import evaluate
+from ladasearch.errors import LadaError
+from ladasearch.models import load_classifier, model_fingerprint, quiet_transformers
+from ladasearch.progress import progress
+from ladasearch.tasks import TaskData, encode, make_loader
+
+try:  # POSIX only; elsewhere the cache still works, without the cross-process guard.
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["Teacher", "TeacherConfig", "cache_root", "get_teacher", "teacher_key"]
+
+_RECIPE_VERSION = 1  # bump when the training recipe changes, to invalidate old teachers
+_METADATA = "teacher.json"
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    """Hyper-parameters of teacher fine-tuning (all of them are part of the cache key)."""
+
+    steps: int = 300
+    batch_size: int = 32
+    learning_rate: float = 5e-5
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    max_length: int = 128
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.steps < 1:
+            problems.append(f"steps must be >= 1 (got {self.steps})")
+        if self.batch_size < 1:
+            problems.append(f"batch_size must be >= 1 (got {self.batch_size})")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            problems.append(f"learning_rate must be > 0 (got {self.learning_rate})")
+        if not 0 <= self.warmup_ratio < 1:
+            problems.append(f"warmup_ratio must be in [0, 1) (got {self.warmup_ratio})")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            problems.append(f"weight_decay must be >= 0 (got {self.weight_decay})")
+        if self.max_length < 2:
+            problems.append(f"max_length must be >= 2 (got {self.max_length})")
+        if self.seed < 0:
+            problems.append(f"seed must be >= 0 (got {self.seed})")
+        if problems:
+            raise LadaError("teacher: " + "; ".join(problems))
+
+
+@dataclass
+class Teacher:
+    """A fine-tuned teacher, in eval mode on the requested device, and where it is cached."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    path: Path
+    dev_metrics: dict[str, float]
+    test_metrics: dict[str, float]
+    params: int
+    cached: bool
+
+
+def cache_root(cache_dir: Path | None = None) -> Path:
+    """``cache_dir``, else ``$LADASEARCH_CACHE``, else ``~/.cache/ladasearch``."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    env = os.environ.get("LADASEARCH_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "ladasearch"
+
+
+def _key_inputs(model_spec: str, task: TaskData, config: TeacherConfig) -> dict[str, Any]:
+    return {
+        "recipe": _RECIPE_VERSION,
+        "model": model_fingerprint(model_spec),
+        "task": task.fingerprint,
+        "seed": config.seed,
+        "config": dataclasses.asdict(config),
+    }
+
+
+def teacher_key(model_spec: str, task: TaskData, config: TeacherConfig) -> str:
+    """The cache key: sha256 of the JSON of (model fingerprint, task fingerprint, seed, config)."""
+    text = json.dumps(_key_inputs(model_spec, task, config), sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``lock_path`` (blocks until it is free)."""
+    with lock_path.open("a") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _cycle(loader: DataLoader[Any]) -> Iterator[dict[str, torch.Tensor]]:
+    """Batches forever: epoch after epoch (each epoch reshuffled by the loader's generator)."""
+    while True:
+        yield from loader
+
+
+def _optimizer(model: torch.nn.Module, config: TeacherConfig) -> torch.optim.AdamW:
+    """AdamW with no weight decay on biases and LayerNorm weights (the BERT recipe)."""
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            skip = parameter.ndim < 2 or "LayerNorm" in name or "layer_norm" in name
+            (no_decay if skip else decay).append(parameter)
+    groups = [
+        {"params": decay, "weight_decay": config.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=config.learning_rate)
+
+
+def _linear_schedule(
+    optimizer: torch.optim.Optimizer, config: TeacherConfig
+) -> torch.optim.lr_scheduler.LambdaLR:
+    warmup = round(config.steps * config.warmup_ratio)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (config.steps - step) / max(1, config.steps - warmup))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _fine_tune(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    task: TaskData,
+    config: TeacherConfig,
+    device: torch.device,
+    quiet: bool,
+) -> None:
+    """``config.steps`` AdamW steps of cross-entropy on ``task.train``, in place."""
+    loader = make_loader(
+        encode(task.train, tokenizer, config.max_length),
+        config.batch_size,
+        shuffle=True,
+        seed=config.seed,
+    )
+    optimizer = _optimizer(model, config)
+    schedule = _linear_schedule(optimizer, config)
+    batches = _cycle(loader)
+    steps = range(config.steps)
+    model.train()
+    for _ in steps if quiet else progress(steps, total=config.steps, desc="teacher"):
+        batch = {k: v.to(device) for k, v in next(batches).items()}
+        labels = batch.pop("labels")  # (batch,)
+        logits = model(**batch).logits  # (batch, num_labels)
+        loss = F.cross_entropy(logits.float(), labels)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+    model.eval()
+
+
+def _scores(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    task: TaskData,
+    config: TeacherConfig,
+    device: torch.device,
+) -> tuple[dict[str, float], dict[str, float]]:
+    def score(examples: Any) -> dict[str, float]:
+        encoded = encode(examples, tokenizer, config.max_length)
+        loader = make_loader(encoded, config.batch_size * 2, shuffle=False)
+        return evaluate(model, loader, task.metrics, device)
+
+    dev = score(task.dev)
+    return dev, (dev if task.test is task.dev else score(task.test))
+
+
+def _rng_devices(device: torch.device) -> list[int]:
+    if device.type != "cuda":
+        return []
+    return [device.index if device.index is not None else torch.cuda.current_device()]
+
+
+def _train_into(
+    folder: Path,
+    model_spec: str,
+    task: TaskData,
+    config: TeacherConfig,
+    device: torch.device,
+    quiet: bool,
+    key_inputs: dict[str, Any],
+) -> Teacher:
+    """Fine-tune, score and save a teacher into ``folder`` (``teacher.json`` written last)."""
+    started = time.perf_counter()
+    with torch.random.fork_rng(devices=_rng_devices(device)):
+        torch.manual_seed(config.seed)  # seeds the new classifier head and dropout
+        model, tokenizer = load_classifier(model_spec, task.label_names)
+        cast(torch.nn.Module, model).to(device)  # (PreTrainedModel.to is typed oddly)
+        _fine_tune(model, tokenizer, task, config, device, quiet)
+    dev_metrics, test_metrics = _scores(model, tokenizer, task, config, device)
+    params = sum(p.numel() for p in model.parameters())
+    with quiet_transformers():
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+    metadata = {
+        "key_inputs": key_inputs,
+        "model": model_spec,
+        "task": task.name,
+        "label_names": list(task.label_names),
+        "dev_metrics": dev_metrics,
+        "test_metrics": test_metrics,
+        "params": params,
+        "train_seconds": round(time.perf_counter() - started, 3),
+        "device": str(device),
+    }
+    (folder / _METADATA).write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
+    return Teacher(model, tokenizer, folder, dev_metrics, test_metrics, params, cached=False)
+
+
+def _load_cached(folder: Path, task: TaskData, device: torch.device) -> Teacher:
+    metadata = json.loads((folder / _METADATA).read_text(encoding="utf-8"))
+    model, tokenizer = load_classifier(str(folder), task.label_names)
+    cast(torch.nn.Module, model).to(device).eval()
+    return Teacher(
+        model=model,
+        tokenizer=tokenizer,
+        path=folder,
+        dev_metrics={k: float(v) for k, v in metadata["dev_metrics"].items()},
+        test_metrics={k: float(v) for k, v in metadata["test_metrics"].items()},
+        params=int(metadata["params"]),
+        cached=True,
+    )
+
+
+def get_teacher(
+    model_spec: str,
+    task: TaskData,
+    config: TeacherConfig,
+    *,
+    device: torch.device,
+    cache_dir: Path | None = None,
+    quiet: bool = False,
+) -> Teacher:
+    """The teacher for (model, task, config): from the cache, or fine-tuned and cached now.
+
+    The returned model is in eval mode on ``device`` with eager attention (distillation reads its
+    attentions). ``cached`` says whether it came from disk. CPU and CUDA run the same code.
+    """
+    key_inputs = _key_inputs(model_spec, task, config)
+    key = hashlib.sha256(json.dumps(key_inputs, sort_keys=True).encode("utf-8")).hexdigest()
+    teachers = cache_root(cache_dir) / "teachers"
+    teachers.mkdir(parents=True, exist_ok=True)
+    final = teachers / key
+    with _exclusive(teachers / f"{key}.lock"):
+        if (final / _METADATA).is_file():
+            return _load_cached(final, task, device)
+        for stale in teachers.glob(f".{key[:16]}-*"):  # left by a killed run (we hold the lock)
+            shutil.rmtree(stale, ignore_errors=True)
+        temporary = Path(tempfile.mkdtemp(prefix=f".{key[:16]}-", dir=teachers))
+        try:
+            teacher = _train_into(temporary, model_spec, task, config, device, quiet, key_inputs)
+            if final.exists():  # a folder left half-written by a crash before the rename
+                shutil.rmtree(final)
+            os.replace(temporary, final)
+        finally:
+            if temporary.exists():
+                shutil.rmtree(temporary, ignore_errors=True)
+    teacher.path = final
+    return teacher
