@@ -27,7 +27,8 @@ def set_quiet(quiet: bool) -> None:
 
 
 def _enabled() -> bool:
-    return not _QUIET and sys.stderr.isatty()
+    isatty = getattr(sys.stderr, "isatty", None)  # Ray Tune may swap stderr for a bare writer
+    return not _QUIET and callable(isatty) and bool(isatty())
 
 
 def progress(

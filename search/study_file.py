@@ -1,0 +1,363 @@
+"""Study files: one YAML file per study, parsed with ``yaml.safe_load`` and validated key by key.
+
+Every problem is a :class:`~ladasearch.errors.StudyFileError` naming the file, the key path and
+the reason, e.g. ``studies/x.yaml: trial.steps must be a positive integer, got -3``. Nothing is
+trained, loaded or connected to while a study file is read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ladasearch.errors import LadaError, StudyFileError
+from ladasearch.units import parse_target
+
+__all__ = [
+    "MODES",
+    "OBJECTIVES",
+    "SAMPLERS",
+    "SPACES",
+    "Resources",
+    "StudyFile",
+    "TeacherSettings",
+    "TrialSettings",
+    "load_study_file",
+    "parse_study",
+]
+
+MODES = ("fixed", "pareto")
+SPACES = ("constrained", "independent", "rejection")
+SAMPLERS = ("tpe", "random", "nsga2", "qmc")
+SCHEDULERS = ("asha", "none")
+OBJECTIVES = ("accuracy", "params", "latency")
+RATIO_KEYS = ("p_embd", "p_svd", "p_weight")
+
+
+@dataclass(frozen=True)
+class TrialSettings:
+    """Training budget of one trial (one engine run)."""
+
+    iterations: int = 2
+    steps: int = 40
+    batch_size: int = 32
+    learning_rate: float = 5e-5
+    max_length: int = 64
+    temperature: float = 1.0
+
+
+@dataclass(frozen=True)
+class TeacherSettings:
+    """Fine-tuning budget of the study's teacher (trained once per study, cached on disk)."""
+
+    steps: int = 300
+    batch_size: int = 32
+    learning_rate: float = 5e-5
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Ray resources of one trial; ``gpu`` > 0 asks Ray for that many GPUs."""
+
+    cpu: float = 1.0
+    gpu: float = 0.0
+
+
+@dataclass(frozen=True)
+class StudyFile:
+    """A validated study. ``target`` / ``target_range`` hold ratios P (``"5x"`` -> 0.2).
+
+    ``enqueue`` is a list of ratio dicts (``p_embd``, ``p_svd``, ``p_weight``) or the string
+    ``"paper_table2"``; ``source`` is the file the study came from and ``text`` its content.
+    """
+
+    name: str
+    model: str = "minilm"
+    task: str = "rt"
+    text_column: str | None = None
+    text_pair_column: str | None = None
+    label_column: str | None = None
+    dev: str | None = None
+    mode: str = "fixed"
+    target: float | None = None
+    target_range: tuple[float, float] | None = None
+    objectives: tuple[str, ...] = ("accuracy",)
+    trials: int = 10
+    space: str = "constrained"
+    sampler: str = "tpe"
+    scheduler: str = "asha"
+    max_concurrent: int = 1
+    seed: int = 0
+    enqueue: tuple[dict[str, float], ...] | str = ()
+    keep_models: bool = False
+    runs_dir: str = "runs"
+    trial: TrialSettings = field(default_factory=TrialSettings)
+    teacher: TeacherSettings = field(default_factory=TeacherSettings)
+    resources: Resources = field(default_factory=Resources)
+    source: str = "<study>"
+    text: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the settings (stored on the study)."""
+        data = dataclasses.asdict(self)
+        data.pop("text")
+        data["objectives"] = list(self.objectives)
+        data["target_range"] = list(self.target_range) if self.target_range else None
+        data["enqueue"] = self.enqueue if isinstance(self.enqueue, str) else list(self.enqueue)
+        return data
+
+    @property
+    def directions(self) -> list[str]:
+        """Optuna directions of ``objectives`` (accuracy up, params and latency down)."""
+        return ["maximize" if name == "accuracy" else "minimize" for name in self.objectives]
+
+
+def load_study_file(path: str | Path) -> StudyFile:
+    """Read and validate a study file; raise :class:`StudyFileError` naming key and reason."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise StudyFileError(f"{path}: cannot read the study file ({exc.strerror or exc})") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise StudyFileError(f"{path}: not valid YAML{where}: {problem}") from exc
+    return parse_study(data, source=str(path), text=text)
+
+
+class _Reader:
+    """Typed access to one mapping of the study file; every error names ``source: key``."""
+
+    def __init__(self, data: Mapping[str, Any], source: str, prefix: str = "") -> None:
+        self.data = data
+        self.source = source
+        self.prefix = prefix
+
+    def fail(self, key: str, reason: str) -> StudyFileError:
+        return StudyFileError(f"{self.source}: {self.prefix}{key} {reason}")
+
+    def check_keys(self, allowed: tuple[str, ...]) -> None:
+        for key in self.data:
+            if key not in allowed:
+                raise StudyFileError(
+                    f"{self.source}: unknown key {self.prefix}{key} (allowed: {', '.join(allowed)})"
+                )
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def integer(self, key: str, default: int, *, minimum: int = 1) -> int:
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+            raise self.fail(key, f"must be {kind}, got {value!r}")
+        return value
+
+    def number(
+        self, key: str, default: float, *, low: float = 0.0, allow_zero: bool = False
+    ) -> float:
+        value = self.data.get(key, default)
+        ok = (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        )
+        if not ok or value < low or (value == low and not allow_zero):
+            kind = "a number >= 0" if allow_zero else "a positive number"
+            raise self.fail(key, f"must be {kind}, got {value!r}")
+        return float(value)
+
+    def text(self, key: str, default: str | None) -> str | None:
+        value = self.data.get(key, default)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise self.fail(key, f"must be a non-empty string, got {value!r}")
+        return value
+
+    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.data.get(key, default)
+        if value not in choices:
+            raise self.fail(key, f"must be one of {', '.join(choices)}, got {value!r}")
+        return str(value)
+
+    def section(self, key: str, allowed: tuple[str, ...]) -> _Reader:
+        value = self.data.get(key, {})
+        if value is None:
+            value = {}
+        if not isinstance(value, Mapping):
+            raise self.fail(key, f"must be a mapping of {', '.join(allowed)}, got {value!r}")
+        reader = _Reader(value, self.source, f"{self.prefix}{key}.")
+        reader.check_keys(allowed)
+        return reader
+
+
+TOP_KEYS = (
+    "name", "model", "task", "text_column", "text_pair_column", "label_column", "dev", "mode",
+    "target", "target_range", "objectives", "trials", "space", "sampler", "scheduler",
+    "max_concurrent", "seed", "enqueue", "keep_models", "runs_dir", "trial", "teacher", "resources",
+)  # fmt: skip
+
+
+def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyFile:
+    """Validate the mapping a study file holds and return the :class:`StudyFile`."""
+    if not isinstance(data, Mapping):
+        raise StudyFileError(
+            f"{source}: a study file must be a YAML mapping of keys, got {type(data).__name__}"
+        )
+    top = _Reader(data, source)
+    top.check_keys(TOP_KEYS)
+    name = top.text("name", Path(source).stem if source != "<study>" else None)
+    if name is None:
+        raise top.fail("name", "is required")
+    mode = top.choice("mode", "fixed", MODES)
+    target, target_range = _targets(top, mode)
+    space = top.choice("space", "constrained", SPACES)
+    if space == "rejection" and mode != "fixed":
+        raise top.fail(
+            "space", "rejection needs mode: fixed (it rejects samples that miss the target)"
+        )
+    scheduler = top.choice("scheduler", "asha" if mode == "fixed" else "none", SCHEDULERS)
+    if scheduler == "asha" and mode != "fixed":
+        raise top.fail(
+            "scheduler", "asha works on one objective: use mode: fixed or scheduler: none"
+        )
+    keep = top.get("keep_models", False)
+    if not isinstance(keep, bool):
+        raise top.fail("keep_models", f"must be true or false, got {keep!r}")
+    trial = top.section("trial", tuple(f.name for f in dataclasses.fields(TrialSettings)))
+    teacher = top.section("teacher", tuple(f.name for f in dataclasses.fields(TeacherSettings)))
+    resources = top.section("resources", ("cpu", "gpu"))
+    study = StudyFile(
+        name=str(name),
+        model=str(top.text("model", "minilm")),
+        task=str(top.text("task", "rt")),
+        text_column=top.text("text_column", None),
+        text_pair_column=top.text("text_pair_column", None),
+        label_column=top.text("label_column", None),
+        dev=top.text("dev", None),
+        mode=mode,
+        target=target,
+        target_range=target_range,
+        objectives=_objectives(top, mode),
+        trials=top.integer("trials", 10),
+        space=space,
+        sampler=top.choice("sampler", "tpe", SAMPLERS),
+        scheduler=scheduler,
+        max_concurrent=top.integer("max_concurrent", 1),
+        seed=top.integer("seed", 0, minimum=0),
+        enqueue=_enqueue(top, space),
+        keep_models=keep,
+        runs_dir=str(top.text("runs_dir", "runs")),
+        trial=TrialSettings(
+            iterations=trial.integer("iterations", TrialSettings.iterations),
+            steps=trial.integer("steps", TrialSettings.steps),
+            batch_size=trial.integer("batch_size", TrialSettings.batch_size),
+            learning_rate=trial.number("learning_rate", TrialSettings.learning_rate),
+            max_length=trial.integer("max_length", TrialSettings.max_length),
+            temperature=trial.number("temperature", TrialSettings.temperature),
+        ),
+        teacher=TeacherSettings(
+            steps=teacher.integer("steps", TeacherSettings.steps),
+            batch_size=teacher.integer("batch_size", TeacherSettings.batch_size),
+            learning_rate=teacher.number("learning_rate", TeacherSettings.learning_rate),
+        ),
+        resources=Resources(
+            cpu=resources.number("cpu", Resources.cpu),
+            gpu=resources.number("gpu", Resources.gpu, allow_zero=True),
+        ),
+        source=source,
+        text=text,
+    )
+    return study
+
+
+def _ratio(reader: _Reader, key: str, value: Any) -> float:
+    try:
+        return parse_target(value, what=key)
+    except LadaError as exc:
+        raise reader.fail(
+            key, f"must be a ratio in (0, 1] such as 0.2 or a factor such as 5x, got {value!r}"
+        ) from exc
+
+
+def _targets(top: _Reader, mode: str) -> tuple[float | None, tuple[float, float] | None]:
+    raw_target, raw_range = top.get("target"), top.get("target_range")
+    if mode == "fixed":
+        if raw_range is not None:
+            raise top.fail("target_range", "is for mode: pareto; a fixed study takes target")
+        if raw_target is None:
+            raise top.fail("target", "is required in mode: fixed (e.g. target: 5x)")
+        return _ratio(top, "target", raw_target), None
+    if raw_target is not None:
+        raise top.fail(
+            "target", "is for mode: fixed; a pareto study takes target_range: [2.5x, 10x]"
+        )
+    if not isinstance(raw_range, list) or len(raw_range) != 2:
+        raise top.fail(
+            "target_range", f"must be a list of two ratios such as [2.5x, 10x], got {raw_range!r}"
+        )
+    first, second = (_ratio(top, "target_range", value) for value in raw_range)
+    low, high = sorted((first, second))
+    if high - low < 1e-6:
+        raise top.fail("target_range", f"must span a range, got {raw_range!r}")
+    return None, (low, high)
+
+
+def _objectives(top: _Reader, mode: str) -> tuple[str, ...]:
+    default = ["accuracy"] if mode == "fixed" else ["accuracy", "params"]
+    value = top.get("objectives", default)
+    if not isinstance(value, list) or not value or any(item not in OBJECTIVES for item in value):
+        raise top.fail(
+            "objectives", f"must be a list drawn from {', '.join(OBJECTIVES)}, got {value!r}"
+        )
+    if len(set(value)) != len(value) or value[0] != "accuracy":
+        raise top.fail("objectives", f"must start with accuracy and not repeat, got {value!r}")
+    if mode == "fixed" and value != ["accuracy"]:
+        raise top.fail(
+            "objectives", f"of a fixed-target study can only be [accuracy], got {value!r}"
+        )
+    if mode == "pareto" and "params" not in value:
+        raise top.fail("objectives", f"of a pareto study must include params, got {value!r}")
+    return tuple(value)
+
+
+def _enqueue(top: _Reader, space: str) -> tuple[dict[str, float], ...] | str:
+    value = top.get("enqueue", [])
+    if value in (None, []):
+        return ()
+    if space == "rejection":
+        raise top.fail(
+            "enqueue",
+            "is not available with space: rejection (its samples are not Optuna parameters)",
+        )
+    if value == "paper_table2":
+        return "paper_table2"
+    if not isinstance(value, list):
+        raise top.fail(
+            "enqueue",
+            f"must be paper_table2 or a list of {{p_embd, p_svd, p_weight}}, got {value!r}",
+        )
+    points = []
+    check: Callable[[Any], bool] = lambda x: (  # noqa: E731
+        isinstance(x, (int, float)) and not isinstance(x, bool) and 0.0 < x <= 1.0
+    )
+    for index, point in enumerate(value):
+        if not isinstance(point, Mapping) or set(point) != set(RATIO_KEYS):
+            raise top.fail(
+                f"enqueue[{index}]",
+                f"must have exactly the keys p_embd, p_svd, p_weight, got {point!r}",
+            )
+        for key in RATIO_KEYS:
+            if not check(point[key]):
+                raise top.fail(
+                    f"enqueue[{index}].{key}", f"must be a ratio in (0, 1], got {point[key]!r}"
+                )
+        points.append({key: float(point[key]) for key in RATIO_KEYS})
+    return tuple(points)

@@ -1,0 +1,184 @@
+"""The numbers behind ``ladasearch studies`` and ``ladasearch show`` (computed here, printed there).
+
+Everything is read from the study database: Optuna's own columns (number, state, values) and the
+user attributes the searcher and the trainable wrote (ratios, metrics, fail reasons).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from ladasearch.errors import StorageError
+
+__all__ = [
+    "TRIAL_KEYS",
+    "format_trials",
+    "list_studies",
+    "outcome_line",
+    "study_trials",
+]
+
+TRIAL_KEYS = (
+    "number", "state", "p_embd", "p_svd", "p_weight", "target_ratio", "ratio", "accuracy", "params",
+    "latency_ms",
+)  # fmt: skip
+"""The columns of ``show`` (and the keys of each ``--json`` trial)."""
+
+_EXTRA_KEYS = (
+    "test_accuracy",
+    "predicted_ratio",
+    "rejected_samples",
+    "fail_reason",
+    "model_dir",
+    "model_sha256",
+)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def outcome_line(
+    number: int,
+    state: TrialState,
+    values: list[float] | None,
+    result: dict[str, Any],
+    objectives: tuple[str, ...],
+) -> str:
+    """One progress line for a finished trial."""
+    ratios = " ".join(
+        f"{key}={result[key]:.3f}"
+        for key in ("p_embd", "p_svd", "p_weight")
+        if _number(result.get(key)) is not None
+    )
+    line = f"trial {number} {state.name:<8} {ratios}"
+    if values is not None:
+        line += " " + " ".join(
+            f"{name}={value:.4g}" for name, value in zip(objectives, values, strict=False)
+        )
+    elif _number(result.get("accuracy")) is not None:
+        line += f" accuracy={result['accuracy']:.4g} (iteration {result.get('iteration')})"
+    if result.get("fail_reason"):
+        line += f" ({result['fail_reason']})"
+    return line
+
+
+def _load(name: str, storage: Any) -> optuna.Study:
+    try:
+        return optuna.load_study(study_name=name, storage=storage)
+    except KeyError as exc:
+        raise StorageError(
+            f"no study named {name!r} in this storage (see: ladasearch studies)"
+        ) from exc
+
+
+def _row(trial: FrozenTrial) -> dict[str, Any]:
+    attrs = trial.user_attrs
+    row: dict[str, Any] = {"number": trial.number, "state": trial.state.name}
+    for key in TRIAL_KEYS[2:]:
+        row[key] = attrs.get(key)
+    for key in _EXTRA_KEYS:
+        if attrs.get(key) is not None:
+            row[key] = attrs[key]
+    return row
+
+
+def study_trials(name: str, storage: Any) -> dict[str, Any]:
+    """``{"study": name, "directions": [...], "trials": [row, ...]}`` with rows keyed by TRIAL_KEYS."""
+    study = _load(name, storage)
+    trials = [_row(trial) for trial in study.get_trials(deepcopy=False)]
+    return {
+        "study": name,
+        "directions": [d.name.lower() for d in study.directions],
+        "mode": study.user_attrs.get("mode"),
+        "target": study.user_attrs.get("target"),
+        "target_range": study.user_attrs.get("target_range"),
+        "trials": trials,
+    }
+
+
+def _best(study: optuna.Study) -> dict[str, Any]:
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        return {"best_values": None, "best_trials": []}
+    if len(study.directions) == 1:
+        best = study.best_trial
+        return {"best_values": best.values, "best_trials": [best.number]}
+    front = study.best_trials
+    return {"best_values": [t.values for t in front], "best_trials": [t.number for t in front]}
+
+
+def list_studies(storage: Any) -> list[dict[str, Any]]:
+    """Each study: name, directions, trial counts by state, best value(s) and trial number(s)."""
+    rows = []
+    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        study = optuna.load_study(study_name=summary.study_name, storage=storage)
+        counts = Counter(trial.state.name for trial in study.get_trials(deepcopy=False))
+        rows.append(
+            {
+                "study": summary.study_name,
+                "directions": [d.name.lower() for d in study.directions],
+                "mode": study.user_attrs.get("mode"),
+                "model": study.user_attrs.get("model"),
+                "trials": sum(counts.values()),
+                "states": dict(sorted(counts.items())),
+                **_best(study),
+            }
+        )
+    return rows
+
+
+def _cell(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def format_trials(trials: list[dict[str, Any]]) -> list[str]:
+    """The ``show`` table as lines (header first)."""
+    header = (
+        "#",
+        "state",
+        "p_embd",
+        "p_svd",
+        "p_weight",
+        "target",
+        "ratio",
+        "accuracy",
+        "params",
+        "latency_ms",
+    )
+    rows = [header]
+    for trial in trials:
+        rows.append(
+            (
+                str(trial["number"]),
+                trial["state"],
+                *(
+                    _cell(trial[key])
+                    for key in ("p_embd", "p_svd", "p_weight", "target_ratio", "ratio", "accuracy")
+                ),
+                _cell(trial["params"]),
+                _cell(trial["latency_ms"], 2),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True))
+        for row in rows
+    ]
+    for trial in trials:
+        if trial.get("fail_reason"):
+            lines.append(f"trial {trial['number']}: {trial['fail_reason']}")
+    return lines

@@ -1,0 +1,201 @@
+"""The Ray Tune function trainable: one trial = one ``compress_job`` (the engine's one call).
+
+The trial writes its own record into the study database: a ``heartbeat`` user attribute every
+30 s (resume tells a dead trial from a live one by it), the per-iteration ``history``, then every
+metric of docs/ARCHITECTURE.md as user attributes. Each finished iteration is reported to Tune
+(``accuracy``, ``params``, ``ratio``, ``iteration``, ``final``); the last iteration is reported
+once, with the full metrics and ``final = 1``, after the engine's final evaluation, so a trial
+that ASHA stops always ends with ``final = 0``. An exception (``TrainingDiverged`` on a NaN loss,
+or anything else) is caught: the trial records ``fail_reason`` (one line) and reports
+``failed = 1``; the searcher then tells Optuna FAIL and the search goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ladasearch.search.study_file import TeacherSettings, TrialSettings
+from ladasearch.tasks import TaskSpec
+
+__all__ = [
+    "HEARTBEAT_SECONDS",
+    "METRIC_KEYS",
+    "TrialContext",
+    "one_line",
+    "run_trial",
+    "teacher_config",
+]
+
+HEARTBEAT_SECONDS = 30.0
+
+METRIC_KEYS = (
+    "accuracy", "test_accuracy", "f1", "test_f1", "teacher_accuracy", "teacher_test_accuracy",
+    "params", "teacher_params", "ratio", "target_ratio", "p_embd", "p_svd", "p_weight",
+    "latency_ms", "latency_ms_b32", "teacher_latency_ms", "bytes_on_disk", "retained",
+    "model_dir", "model_sha256",
+)  # fmt: skip
+"""The metric keys of docs/ARCHITECTURE.md stored as trial user attributes."""
+
+
+@dataclass(frozen=True)
+class TrialContext:
+    """Everything a trial needs besides its ratios (the same for all trials of a study)."""
+
+    storage_url: str
+    study_name: str
+    model: str
+    task: TaskSpec
+    trial: TrialSettings
+    teacher: TeacherSettings
+    seed: int
+    study_dir: str
+    keep_models: bool
+    cpus: float
+    cache_dir: str | None = None
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: message`` on one line, at most 300 characters."""
+    text = " ".join(str(exc).split())
+    text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def teacher_config(context: TrialContext) -> Any:
+    """The study's ``TeacherConfig`` (the same in the driver and every trial: one cache key)."""
+    from ladasearch.compression.teacher import TeacherConfig
+
+    settings = context.teacher
+    return TeacherConfig(
+        steps=settings.steps,
+        batch_size=settings.batch_size,
+        learning_rate=settings.learning_rate,
+        max_length=context.trial.max_length,
+        seed=context.seed,
+    )
+
+
+class _TrialRecord:
+    """Writes one Optuna trial's user attributes; a background thread keeps its heartbeat."""
+
+    def __init__(self, context: TrialContext, number: int) -> None:
+        from ladasearch.search.storage import open_storage
+
+        self.storage = open_storage(context.storage_url)
+        study_id = self.storage.get_study_id_from_name(context.study_name)
+        self.trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, number)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="ladasearch-heartbeat", daemon=True)
+
+    def set(self, key: str, value: Any) -> None:
+        with self._lock:
+            self.storage.set_trial_user_attr(self.trial_id, key, value)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            with contextlib.suppress(Exception):  # a busy SQLite file: the next beat will do
+                self.set("heartbeat", time.time())
+
+    def __enter__(self) -> _TrialRecord:
+        self.set("heartbeat", time.time())
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def run_trial(config: dict[str, Any], context: TrialContext) -> None:
+    """The Tune function trainable (bound with ``tune.with_parameters(run_trial, context=...)``).
+
+    ``config`` holds ``p_embd``, ``p_svd``, ``p_weight``, ``target_ratio`` and ``_trial_number``
+    (the Optuna trial number, set by the searcher).
+    """
+    import torch
+    from ray import tune
+
+    from ladasearch.compression.budget import Ratios
+    from ladasearch.compression.pipeline import TrainBudget, compress_job
+
+    torch.set_num_threads(max(1, int(context.cpus)))
+    number = int(config["_trial_number"])
+    settings = context.trial
+    ratios = Ratios(float(config["p_embd"]), float(config["p_svd"]), float(config["p_weight"]))
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    out_dir = Path(context.study_dir) / f"trial_{number}" / "model" if context.keep_models else None
+    history: list[dict[str, float]] = []
+
+    with _TrialRecord(context, number) as record:
+        record.set("device", device)
+        record.set("node", socket.gethostname())
+        record.set("cuda_visible_devices", os.environ.get("CUDA_VISIBLE_DEVICES"))
+
+        def on_iteration(iteration: int, accuracy: float, params: int, ratio: float) -> None:
+            history.append(
+                {"iteration": iteration, "accuracy": accuracy, "params": params, "ratio": ratio}
+            )
+            record.set("history", history)
+            if iteration < settings.iterations:  # the last one is reported with the final metrics
+                tune.report(
+                    {
+                        "accuracy": accuracy,
+                        "params": params,
+                        "ratio": ratio,
+                        "iteration": iteration,
+                        "final": 0,
+                    }
+                )
+
+        try:
+            metrics = compress_job(
+                model=context.model,
+                task=context.task,
+                ratios=ratios,
+                budget=TrainBudget(
+                    iterations=settings.iterations,
+                    steps=settings.steps,
+                    batch_size=settings.batch_size,
+                    learning_rate=settings.learning_rate,
+                    max_length=settings.max_length,
+                    temperature=settings.temperature,
+                ),
+                teacher_config=teacher_config(context),
+                seed=context.seed,
+                device=device,
+                out_dir=out_dir,
+                callback=on_iteration,
+                cache_dir=Path(context.cache_dir) if context.cache_dir else None,
+                quiet=True,
+            )
+        except Exception as exc:  # TrainingDiverged, engine errors, CUDA OOM...
+            reason = one_line(exc)
+            record.set("fail_reason", reason)
+            tune.report({"failed": 1, "fail_reason": reason, "iteration": len(history), "final": 1})
+            return
+        metrics = {**metrics, "target_ratio": config.get("target_ratio"), **ratios.to_dict()}
+        for key in METRIC_KEYS:
+            if key in metrics and metrics[key] is not None:
+                record.set(key, _json_safe(metrics[key]))
+        numbers = {
+            k: v
+            for k, v in metrics.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
+        tune.report({**numbers, "iteration": settings.iterations, "final": 1})
