@@ -1,0 +1,1 @@
+"""Command modules of the ``ladasearch`` CLI; each exposes ``register(subparsers)``."""

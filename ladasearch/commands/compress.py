@@ -1,0 +1,161 @@
+"""``ladasearch compress``: one LadaBERT compress-distill run at given ratios."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ladasearch.commands.common import (
+    add_model_argument,
+    add_output_arguments,
+    add_task_arguments,
+    task_spec_from_args,
+)
+from ladasearch.units import format_factor
+
+__all__ = ["parse_loss_weights", "register"]
+
+
+def register(subparsers: Any) -> None:
+    """Add ``compress`` to the CLI."""
+    parser = subparsers.add_parser(
+        "compress",
+        help="one compress-distill run at given (P_embd, P_svd, P_weight)",
+        description="Fine-tune (or reuse) the teacher, then compress and distil a student at the given ratios.",
+    )
+    add_model_argument(parser)
+    add_task_arguments(parser)
+    ratios = parser.add_argument_group("ratios (each in (0, 1]; 1 keeps that part dense)")
+    ratios.add_argument("--p-embd", type=float, required=True, help="fraction of word-embedding parameters kept")
+    ratios.add_argument("--p-svd", type=float, required=True, help="SVD ratio of eq. 3 for encoder matrices")
+    ratios.add_argument("--p-weight", type=float, required=True, help="fraction of factor weights kept by pruning")
+    train = parser.add_argument_group("training budget")
+    train.add_argument("--iterations", type=int, default=3, help="compress-distill iterations K (default 3)")
+    train.add_argument("--steps", type=int, default=100, help="distillation steps per iteration (default 100)")
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--learning-rate", type=float, default=5e-5)
+    train.add_argument("--max-length", type=int, default=128, help="max tokens per example (default 128)")
+    train.add_argument("--temperature", type=float, default=1.0, help="prediction-loss temperature (default 1)")
+    train.add_argument(
+        "--loss-weights",
+        default="embedding=1,attention=1,hidden=1,prediction=1",
+        help="weights of the distillation losses, e.g. embedding=1,attention=1,hidden=1,prediction=1",
+    )
+    teacher = parser.add_argument_group("teacher fine-tuning (cached on disk)")
+    teacher.add_argument("--teacher-steps", type=int, default=300, help="fine-tuning steps (default 300)")
+    teacher.add_argument("--teacher-learning-rate", type=float, default=5e-5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto (CUDA when visible), cpu, cuda or cuda:N")
+    parser.add_argument("--out", type=Path, default=None, help="save the compressed model to this folder")
+    parser.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
+    parser.add_argument("--cache-dir", type=Path, default=None, help="teacher cache (default ~/.cache/ladasearch)")
+    add_output_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def parse_loss_weights(text: str) -> dict[str, float]:
+    """``"embedding=1,attention=0.5"`` -> ``{"embedding": 1.0, "attention": 0.5}``."""
+    from ladasearch.errors import LadaError
+
+    allowed = ("embedding", "attention", "hidden", "prediction")
+    weights: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition("=")
+        if name not in allowed:
+            raise LadaError(f"--loss-weights: unknown loss {name!r}; use {', '.join(allowed)}")
+        try:
+            weights[name] = float(value)
+        except ValueError as exc:
+            raise LadaError(f"--loss-weights: {name} needs a number, got {value!r}") from exc
+        if not weights[name] >= 0:
+            raise LadaError(f"--loss-weights: {name} must be >= 0, got {value!r}")
+    return weights
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the job, print a summary, and with ``--json`` one JSON object as the last line."""
+    from ladasearch.compression.budget import Ratios
+    from ladasearch.compression.pipeline import (
+        LossWeights,
+        TrainBudget,
+        TrainingDiverged,
+        compress_job,
+    )
+    from ladasearch.compression.teacher import TeacherConfig
+    from ladasearch.errors import LadaError
+    from ladasearch.progress import set_quiet
+
+    set_quiet(args.quiet)
+    ratios = Ratios(args.p_embd, args.p_svd, args.p_weight)
+    budget = TrainBudget(
+        iterations=args.iterations,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        max_length=args.max_length,
+        temperature=args.temperature,
+        loss_weights=LossWeights(**parse_loss_weights(args.loss_weights)),
+    )
+    teacher_config = TeacherConfig(
+        steps=args.teacher_steps,
+        learning_rate=args.teacher_learning_rate,
+        max_length=args.max_length,
+        seed=args.seed,
+    )
+    if args.out is not None and args.out.exists() and any(args.out.iterdir()):
+        raise LadaError(f"--out {args.out} is not empty; choose another folder")
+
+    def report(iteration: int, accuracy: float, params: int, ratio: float) -> None:
+        if not args.quiet:
+            print(
+                f"iteration {iteration}/{budget.iterations}: dev accuracy {accuracy:.4f}, "
+                f"{params:,} nonzero params (ratio {ratio:.4f}, {format_factor(ratio)})",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    try:
+        metrics = compress_job(
+            model=args.model,
+            task=task_spec_from_args(args, seed=args.seed),
+            ratios=ratios,
+            budget=budget,
+            teacher_config=teacher_config,
+            seed=args.seed,
+            device=args.device,
+            out_dir=args.out,
+            callback=report,
+            measure_latency=not args.no_latency,
+            cache_dir=args.cache_dir,
+            quiet=args.quiet,
+        )
+    except TrainingDiverged as exc:
+        raise LadaError(f"training diverged: {exc}; try a lower --learning-rate") from exc
+    _print_summary(metrics)
+    if args.json:
+        print(json.dumps(metrics))
+    return 0
+
+
+def _print_summary(m: dict[str, Any]) -> None:
+    rows = [
+        ("dev accuracy", f"{m['teacher_accuracy']:.4f}", f"{m['accuracy']:.4f}"),
+        ("test accuracy", f"{m['teacher_test_accuracy']:.4f}", f"{m['test_accuracy']:.4f}"),
+        ("nonzero params", f"{m['teacher_params']:,}", f"{m['params']:,}"),
+        ("ratio", "1.0000 (1.0x)", f"{m['ratio']:.4f} ({format_factor(m['ratio'])})"),
+    ]
+    if "latency_ms" in m:
+        rows.append(("latency b1 (ms)", f"{m['teacher_latency_ms']:.1f}", f"{m['latency_ms']:.1f}"))
+        rows.append(("latency b32 (ms)", f"{m['teacher_latency_ms_b32']:.1f}", f"{m['latency_ms_b32']:.1f}"))
+    if "bytes_on_disk" in m:
+        rows.append(("weights on disk", f"{m['teacher_bytes_on_disk']:,} B", f"{m['bytes_on_disk']:,} B"))
+    print(f"{m['model']} on {m['task']}: P_embd={m['p_embd']:.3f} P_svd={m['p_svd']:.3f} P_weight={m['p_weight']:.3f}")
+    print(f"  {'':<18}{'teacher':>18}{'compressed':>22}")
+    for name, teacher, student in rows:
+        print(f"  {name:<18}{teacher:>18}{student:>22}")
+    print(f"  retained test accuracy: {m['retained']:.1%}   ({m['timings']['total_s']:.0f} s)")
+    if "model_dir" in m:
+        print(f"  saved to {m['model_dir']}")
