@@ -43,7 +43,7 @@ except ImportError:  # pragma: no cover
 
 __all__ = ["Teacher", "TeacherConfig", "cache_root", "get_teacher", "teacher_key"]
 
-_RECIPE_VERSION = 1  # bump when the training recipe changes, to invalidate old teachers
+_RECIPE_VERSION = 2  # bump when the training recipe changes, to invalidate old teachers
 _METADATA = "teacher.json"
 
 
@@ -231,9 +231,11 @@ def _train_into(
     started = time.perf_counter()
     with torch.random.fork_rng(devices=_rng_devices(device)):
         torch.manual_seed(config.seed)  # seeds the new classifier head and dropout
-        model, tokenizer = load_classifier(model_spec, task.label_names)
+        # Fine-tune with the fast sdpa kernel; distillation later needs eager's attention maps.
+        model, tokenizer = load_classifier(model_spec, task.label_names, attn_implementation="sdpa")
         cast(torch.nn.Module, model).to(device)  # (PreTrainedModel.to is typed oddly)
         _fine_tune(model, tokenizer, task, config, device, quiet)
+        model.set_attn_implementation("eager")
     dev_metrics, test_metrics = _scores(model, tokenizer, task, config, device)
     params = sum(p.numel() for p in model.parameters())
     with quiet_transformers():

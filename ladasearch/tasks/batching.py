@@ -8,7 +8,7 @@ for latency measurements.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,6 +115,42 @@ class _Collate:
         return batch
 
 
+class _LengthGroupedBatches:
+    """Shuffled batches of similar length (as transformers' ``group_by_length``).
+
+    Every pass draws a seeded permutation, cuts it into pools of ``POOL`` batches, sorts each pool
+    by length, splits it into batches and shuffles the batch order: batches stay random but hold
+    sentences of similar length, so dynamic padding pads little.
+    """
+
+    POOL = 32
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int, drop_last: bool) -> None:
+        self.lengths = lengths
+        self.batch_size = batch_size
+        self.seed = seed
+        self.drop_last = drop_last
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        n = len(self.lengths)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        self.epoch += 1
+        order = torch.randperm(len(self.lengths), generator=generator).tolist()
+        pool = self.batch_size * self.POOL
+        batches: list[list[int]] = []
+        for start in range(0, len(order), pool):
+            chunk = sorted(order[start : start + pool], key=lambda i: self.lengths[i], reverse=True)
+            batches.extend(chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size))
+        if self.drop_last:
+            batches = [b for b in batches if len(b) == self.batch_size]
+        for index in torch.randperm(len(batches), generator=generator).tolist():
+            yield batches[index]
+
+
 def make_loader(
     encoded: EncodedSplit,
     batch_size: int,
@@ -125,18 +161,25 @@ def make_loader(
 ) -> DataLoader[Any]:
     """A DataLoader of dicts ``input_ids``, ``attention_mask`` [, ``token_type_ids``], ``labels``.
 
-    Each batch is padded to its own longest sequence. With ``shuffle``, the order of every pass is
-    drawn from a generator seeded with ``seed``, so a fresh loader replays the same batches.
+    Each batch is padded to its own longest sequence. With ``shuffle``, batches are drawn from a
+    generator seeded with ``seed`` (pass k uses ``seed + k``), grouped by length so that little
+    padding is computed, and a fresh loader replays the same batches. Without it, the order is the
+    split's own.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    if shuffle:
+        lengths = [len(row) for row in encoded.input_ids]
+        return DataLoader(
+            _Indices(len(encoded)),
+            batch_sampler=_LengthGroupedBatches(lengths, batch_size, seed, drop_last),
+            collate_fn=_Collate(encoded),
+        )
     return DataLoader(
         _Indices(len(encoded)),
         batch_size=batch_size,
-        shuffle=shuffle,
+        shuffle=False,
         drop_last=drop_last,
-        generator=generator,
         collate_fn=_Collate(encoded),
     )
 
