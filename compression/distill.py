@@ -1,16 +1,22 @@
-"""One distillation phase: N optimizer steps of the student against the frozen teacher.
+"""One training phase: N optimizer steps of the student, by distillation or by plain fine-tuning.
 
 The adaptor :func:`distillation_losses` is the only place that knows what a Hugging Face output
-holds; the losses themselves are pure functions in :mod:`ladasearch.compression.losses`.
+holds; the losses themselves are pure functions in :mod:`ladasearch.compression.losses`. The
+phase's objective is ``"distill"`` (LadaBERT's four losses against the frozen teacher) or
+``"finetune"`` (cross-entropy on the labels, no teacher: the "hybrid pruning without
+distillation" baseline); both run the same loop. A student of another shape (fewer layers, a
+narrower hidden size: :mod:`ladasearch.compression.scratch`) is compared to the teacher through
+an :class:`Alignment` (a layer map and learned projections).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ladasearch.compression.layers import FactorizedLinear, MaskedLinear
@@ -18,13 +24,19 @@ from ladasearch.compression.losses import attention_mse, masked_mse, soft_cross_
 from ladasearch.progress import progress
 
 __all__ = [
+    "OBJECTIVES",
+    "Alignment",
     "DistillSettings",
     "LossWeights",
     "TrainingDiverged",
     "distill_phase",
     "distillation_losses",
+    "phase_losses",
     "reapply_masks_",
 ]
+
+OBJECTIVES = ("distill", "finetune")
+"""What a phase minimises: LadaBERT's distillation losses, or cross-entropy on the labels."""
 
 
 class TrainingDiverged(RuntimeError):
@@ -58,6 +70,43 @@ class DistillSettings:
     temperature: float = 1.0
     loss_weights: LossWeights = field(default_factory=LossWeights)
     max_grad_norm: float = 1.0
+    objective: str = "distill"
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ValueError(
+                f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}"
+            )
+
+
+class Alignment(nn.Module):
+    """How a student of another shape is compared to the teacher (TinyBERT's adaptor).
+
+    ``layer_map[i]`` is the teacher layer (0-based) that student layer ``i`` learns from;
+    ``embedding`` and ``hidden`` project student hidden vectors (batch, seq, d_student) to the
+    teacher's width (batch, seq, d_teacher). The projections are trained with the student and
+    thrown away afterwards.
+    """
+
+    def __init__(self, layer_map: tuple[int, ...], embedding: nn.Module, hidden: nn.Module) -> None:
+        super().__init__()
+        self.layer_map = tuple(layer_map)
+        self.embedding = embedding
+        self.hidden = hidden
+
+
+def _heads_mean(attention: Tensor) -> Tensor:
+    """(batch, heads, seq, seq) -> (batch, 1, seq, seq): the map averaged over heads."""
+    return attention.mean(dim=1, keepdim=True)
+
+
+def _paired(
+    student: tuple[Tensor, ...], teacher: tuple[Tensor, ...], align: Alignment | None
+) -> list[tuple[Tensor, Tensor]]:
+    """Student layer outputs paired with the teacher layer each one learns from."""
+    if align is None:
+        return list(zip(student, teacher, strict=True))
+    return [(student[i], teacher[j]) for i, j in enumerate(align.layer_map)]
 
 
 def distillation_losses(
@@ -66,23 +115,28 @@ def distillation_losses(
     attention_mask: Tensor,
     weights: LossWeights,
     temperature: float,
+    align: Alignment | None = None,
 ) -> dict[str, Tensor]:
     """The four losses and their weighted sum (key ``total``) from two model outputs.
 
     Both outputs come from ``model(..., output_hidden_states=True, output_attentions=True)``:
     hidden_states is a tuple of (batch, seq, hidden), entry 0 the embedding-layer output;
     attentions a tuple of (batch, heads, seq, seq); logits (batch, classes).
-    attention_mask: (batch, seq).
+    attention_mask: (batch, seq). Without ``align`` the two models have the same shape (layer i
+    against layer i); with it, student layers follow ``align.layer_map``, hidden vectors are
+    projected to the teacher's width, and attention maps are averaged over heads when the head
+    counts differ.
     """
     s_hidden: tuple[Tensor, ...] = student_out["hidden_states"]  # type: ignore[assignment]
     t_hidden: tuple[Tensor, ...] = teacher_out["hidden_states"]  # type: ignore[assignment]
     losses: dict[str, Tensor] = {}
     if weights.embedding:
-        losses["embedding"] = masked_mse(s_hidden[0], t_hidden[0], attention_mask)
+        s_embedding = s_hidden[0] if align is None else align.embedding(s_hidden[0])
+        losses["embedding"] = masked_mse(s_embedding, t_hidden[0], attention_mask)
     if weights.hidden:
+        pairs = _paired(s_hidden[1:], t_hidden[1:], align)
         per_layer = [
-            masked_mse(s, t, attention_mask)
-            for s, t in zip(s_hidden[1:], t_hidden[1:], strict=True)
+            masked_mse(s if align is None else align.hidden(s), t, attention_mask) for s, t in pairs
         ]
         losses["hidden"] = torch.stack(per_layer).sum()
     if weights.attention:
@@ -92,9 +146,11 @@ def distillation_losses(
             raise RuntimeError(
                 "attention maps missing: load models with attn_implementation='eager'"
             )
-        per_layer = [
-            attention_mse(s, t, attention_mask) for s, t in zip(s_attn, t_attn, strict=True)
-        ]
+        per_layer = []
+        for s, t in _paired(s_attn, t_attn, align):
+            if s.shape[1] != t.shape[1]:  # different head counts: compare head-averaged maps
+                s, t = _heads_mean(s), _heads_mean(t)
+            per_layer.append(attention_mse(s, t, attention_mask))
         losses["attention"] = torch.stack(per_layer).sum()
     if weights.prediction:
         losses["prediction"] = soft_cross_entropy(
@@ -120,6 +176,39 @@ def _linear_warmup_decay(step: int, total: int, warmup: int) -> float:
     return max(0.0, (total - step) / max(1, total - warmup))
 
 
+def phase_losses(
+    student: nn.Module,
+    teacher: nn.Module,
+    batch: dict[str, Tensor],
+    settings: DistillSettings,
+    align: Alignment | None = None,
+) -> dict[str, Tensor]:
+    """The losses of one step (key ``total`` is minimised), by ``settings.objective``.
+
+    ``batch`` holds input_ids, attention_mask, ... and labels (batch,), already on the device.
+    ``distill``: the four distillation losses against the frozen teacher (labels unused);
+    ``finetune``: ``cross_entropy`` of the student's logits (batch, classes) on the labels (the
+    teacher is not run).
+    """
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    if settings.objective == "finetune":
+        logits = student(**inputs).logits  # (batch, classes)
+        loss = F.cross_entropy(logits.float(), batch["labels"])
+        return {"cross_entropy": loss, "total": loss}
+    want_attn = settings.loss_weights.attention > 0
+    with torch.inference_mode():
+        teacher_out = teacher(**inputs, output_hidden_states=True, output_attentions=want_attn)
+    student_out = student(**inputs, output_hidden_states=True, output_attentions=want_attn)
+    return distillation_losses(
+        student_out,
+        teacher_out,
+        inputs["attention_mask"],
+        settings.loss_weights,
+        settings.temperature,
+        align,
+    )
+
+
 def distill_phase(
     student: nn.Module,
     teacher: nn.Module,
@@ -128,50 +217,49 @@ def distill_phase(
     device: torch.device,
     *,
     desc: str = "distill",
+    align: Alignment | None = None,
+    on_step: Callable[[int], None] | None = None,
 ) -> dict[str, float]:
-    """Train ``student`` for ``settings.steps`` steps against ``teacher``; return mean losses.
+    """Train ``student`` for ``settings.steps`` steps; return the mean of each loss.
 
     ``batches`` is an endless iterator of tokenized batches (input_ids, attention_mask, ...,
-    labels); labels are not used (distillation only). Raises :class:`TrainingDiverged` when a
-    loss is not finite.
+    labels). The loss is chosen by ``settings.objective`` (:func:`phase_losses`); ``align``'s
+    projections, when given, are trained with the student. ``on_step(step)`` (1-based) runs
+    after each optimizer step (e.g. a learning-curve evaluation). Raises
+    :class:`TrainingDiverged` when a loss is not finite.
     """
+    trained = [p for p in student.parameters() if p.requires_grad]
+    if align is not None:
+        trained += [p for p in align.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
-        [p for p in student.parameters() if p.requires_grad],
-        lr=settings.learning_rate,
-        weight_decay=settings.weight_decay,
+        trained, lr=settings.learning_rate, weight_decay=settings.weight_decay
     )
     warmup = int(settings.warmup_ratio * settings.steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: _linear_warmup_decay(step, settings.steps, warmup)
     )
-    want_attn = settings.loss_weights.attention > 0
     sums: dict[str, float] = {}
     student.train()
     teacher.eval()
-    for _ in progress(range(settings.steps), total=settings.steps, desc=desc):
-        batch = {k: v.to(device) for k, v in next(batches).items() if k != "labels"}
-        with torch.inference_mode():
-            teacher_out = teacher(**batch, output_hidden_states=True, output_attentions=want_attn)
-        student_out = student(**batch, output_hidden_states=True, output_attentions=want_attn)
-        losses = distillation_losses(
-            student_out,
-            teacher_out,
-            batch["attention_mask"],
-            settings.loss_weights,
-            settings.temperature,
-        )
+    for step in progress(range(1, settings.steps + 1), total=settings.steps, desc=desc):
+        batch = {k: v.to(device) for k, v in next(batches).items()}
+        losses = phase_losses(student, teacher, batch, settings, align)
         total = losses["total"]
         if not bool(torch.isfinite(total)):
             raise TrainingDiverged(
-                f"distillation loss became {total.item()} (learning rate {settings.learning_rate:g})"
+                f"{settings.objective} loss became {total.item()} "
+                f"(learning rate {settings.learning_rate:g})"
             )
         optimizer.zero_grad(set_to_none=True)
         total.backward()
-        torch.nn.utils.clip_grad_norm_(student.parameters(), settings.max_grad_norm)
+        torch.nn.utils.clip_grad_norm_(trained, settings.max_grad_norm)
         optimizer.step()
         scheduler.step()
         reapply_masks_(student)
         for name, value in losses.items():
             sums[name] = sums.get(name, 0.0) + float(value.detach())
+        if on_step is not None:
+            on_step(step)
+            student.train()
     student.eval()
     return {name: total / max(1, settings.steps) for name, total in sums.items()}

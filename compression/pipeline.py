@@ -4,20 +4,23 @@ The student starts as a copy of the fine-tuned teacher. Over K iterations each o
 moves linearly from 1 to its target; every iteration first compresses further (re-truncating ranks
 by SVD of the current product, raising sparsity by magnitude) and then distils the student from the
 teacher. After each iteration the dev accuracy, nonzero parameters and overall ratio go to a
-callback, so that a search can stop a bad trial early.
+callback, so that a search can stop a bad trial early. With ``TrainBudget.eval_every`` a second
+callback receives the dev accuracy every that many training steps (learning curves).
+``TrainBudget.objective = "finetune"`` trains on the labels instead of distilling (a baseline).
+``compress_job`` takes another ``trainer`` (e.g. :mod:`ladasearch.compression.scratch`'s student
+trained from scratch) and scores it the same way.
 """
 
 from __future__ import annotations
 
 import copy
-import itertools
 import logging
 import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -25,6 +28,7 @@ from torch import Tensor, nn
 
 from ladasearch.compression.budget import Ratios, count_nonzero_params, parameter_groups
 from ladasearch.compression.distill import (
+    OBJECTIVES,
     DistillSettings,
     LossWeights,
     TrainingDiverged,
@@ -45,7 +49,10 @@ __all__ = [
     "IterationRecord",
     "LossWeights",
     "RunResult",
+    "StepCallback",
+    "StepEvaluator",
     "TrainBudget",
+    "Trainer",
     "TrainingDiverged",
     "compress_job",
     "ratios_at",
@@ -56,6 +63,9 @@ log = logging.getLogger(__name__)
 
 IterationCallback = Callable[[int, float, int, float], None]
 """Called after each iteration with (iteration (1-based), dev accuracy, nonzero params, ratio)."""
+
+StepCallback = Callable[[int, float], None]
+"""Called every ``eval_every`` training steps with (global step (1-based), dev accuracy)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,8 @@ class TrainBudget:
     max_length: int = 128
     temperature: float = 1.0
     loss_weights: LossWeights = field(default_factory=LossWeights)
+    objective: str = "distill"  # "distill" (LadaBERT's losses) or "finetune" (labels only)
+    eval_every: int | None = None  # dev accuracy every N steps, for a step callback
 
     def __post_init__(self) -> None:
         for name in ("iterations", "steps", "batch_size", "max_length"):
@@ -79,6 +91,25 @@ class TrainBudget:
             raise LadaError(f"learning_rate must be > 0, got {self.learning_rate!r}")
         if not self.temperature > 0:
             raise LadaError(f"temperature must be > 0, got {self.temperature!r}")
+        if self.objective not in OBJECTIVES:
+            raise LadaError(
+                f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}"
+            )
+        every = self.eval_every
+        if every is not None and (
+            not isinstance(every, int) or isinstance(every, bool) or every < 1
+        ):
+            raise LadaError(f"eval_every must be a positive integer or None, got {every!r}")
+
+    def settings(self) -> DistillSettings:
+        """The settings of one phase (``steps`` steps) of this budget."""
+        return DistillSettings(
+            steps=self.steps,
+            learning_rate=self.learning_rate,
+            temperature=self.temperature,
+            loss_weights=self.loss_weights,
+            objective=self.objective,
+        )
 
 
 @dataclass(frozen=True)
@@ -104,6 +135,24 @@ class RunResult:
     history: list[IterationRecord]
     teacher_params: int
     timings: dict[str, float]
+    details: dict[str, Any] = field(default_factory=dict)  # merged into compress_job's metrics
+
+
+class Trainer(Protocol):
+    """Builds and trains a student from the teacher: ``run_ladabert`` or a baseline's trainer."""
+
+    def __call__(
+        self,
+        teacher: nn.Module,
+        tokenizer: Any,
+        task: TaskData,
+        budget: TrainBudget,
+        *,
+        device: torch.device,
+        seed: int,
+        callback: IterationCallback | None,
+        step_callback: StepCallback | None,
+    ) -> RunResult: ...
 
 
 def ratios_at(target: Ratios, iteration: int, iterations: int) -> Ratios:
@@ -123,10 +172,47 @@ def _seed_everything(seed: int) -> None:
 
 
 def _endless(loader: torch.utils.data.DataLoader) -> Iterator[dict[str, Tensor]]:
-    for epoch in itertools.count():
-        if hasattr(loader.sampler, "set_epoch"):
-            loader.sampler.set_epoch(epoch)
+    """Pass after pass over ``loader`` (each pass reshuffled by its seeded batch sampler)."""
+    while True:
         yield from loader
+
+
+class StepEvaluator:
+    """The ``on_step`` hook of a phase that scores dev every ``budget.eval_every`` global steps.
+
+    ``seconds`` accumulates the time spent evaluating (so callers can keep it out of training).
+    """
+
+    def __init__(
+        self,
+        student: nn.Module,
+        dev: torch.utils.data.DataLoader,
+        budget: TrainBudget,
+        device: torch.device,
+        step_callback: StepCallback | None,
+    ) -> None:
+        self.student = student
+        self.dev = dev
+        self.every = budget.eval_every if step_callback is not None else None
+        self.steps = budget.steps
+        self.device = device
+        self.step_callback = step_callback
+        self.seconds = 0.0
+        self.iteration = 1
+
+    def hook(self, iteration: int) -> Callable[[int], None] | None:
+        """The ``on_step`` for phase ``iteration`` (1-based), or None when no curve is wanted."""
+        self.iteration = iteration
+        return self._on_step if self.every is not None else None
+
+    def _on_step(self, step: int) -> None:
+        global_step = (self.iteration - 1) * self.steps + step
+        if self.every is None or self.step_callback is None or global_step % self.every:
+            return
+        started = time.perf_counter()
+        accuracy = evaluate(self.student, self.dev, ("accuracy",), self.device)["accuracy"]
+        self.seconds += time.perf_counter() - started
+        self.step_callback(global_step, accuracy)
 
 
 def run_ladabert(
@@ -139,8 +225,13 @@ def run_ladabert(
     device: torch.device,
     seed: int = 0,
     callback: IterationCallback | None = None,
+    step_callback: StepCallback | None = None,
 ) -> RunResult:
-    """Compress a copy of ``teacher`` to ``ratios`` in ``budget.iterations`` compress-distill steps."""
+    """Compress a copy of ``teacher`` to ``ratios`` in ``budget.iterations`` compress-train steps.
+
+    Each phase distils (or, with ``budget.objective = "finetune"``, fine-tunes on the labels);
+    ``step_callback`` gets the dev accuracy every ``budget.eval_every`` steps.
+    """
     _seed_everything(seed)
     teacher_params = parameter_groups(teacher).total
     student = copy.deepcopy(teacher).to(device)
@@ -151,12 +242,8 @@ def run_ladabert(
         encode(task.dev, tokenizer, budget.max_length), max(64, budget.batch_size), shuffle=False
     )
     batches = _endless(train)
-    settings = DistillSettings(
-        steps=budget.steps,
-        learning_rate=budget.learning_rate,
-        temperature=budget.temperature,
-        loss_weights=budget.loss_weights,
-    )
+    settings = budget.settings()
+    curve = StepEvaluator(student, dev, budget, device, step_callback)
     history: list[IterationRecord] = []
     timings = {"compress_s": 0.0, "distill_s": 0.0, "evaluate_s": 0.0}
     for iteration in range(1, budget.iterations + 1):
@@ -164,6 +251,7 @@ def run_ladabert(
         current = ratios_at(ratios, iteration, budget.iterations)
         compress_(student, current)
         compressed = time.perf_counter()
+        curve_before = curve.seconds
         losses = distill_phase(
             student,
             teacher,
@@ -171,15 +259,17 @@ def run_ladabert(
             settings,
             device,
             desc=f"iteration {iteration}/{budget.iterations}",
+            on_step=curve.hook(iteration),
         )
         distilled = time.perf_counter()
         accuracy = evaluate(student, dev, ("accuracy",), device)["accuracy"]
         params = count_nonzero_params(student)
         ratio = params / teacher_params
         finished = time.perf_counter()
+        curve_s = curve.seconds - curve_before
         timings["compress_s"] += compressed - started
-        timings["distill_s"] += distilled - compressed
-        timings["evaluate_s"] += finished - distilled
+        timings["distill_s"] += distilled - compressed - curve_s
+        timings["evaluate_s"] += finished - distilled + curve_s
         record = IterationRecord(
             iteration,
             current.p_embd,
@@ -219,19 +309,25 @@ def compress_job(
     measure_latency: bool = True,
     cache_dir: Path | None = None,
     quiet: bool = False,
+    step_callback: StepCallback | None = None,
+    trainer: Trainer | None = None,
 ) -> dict[str, Any]:
     """Run one LadaBERT compress-distill job end to end; return its metrics.
 
     Loads the task, gets the (cached) teacher, runs the iterative schedule, evaluates dev and test,
     measures latency (batch 1 and 32, 64 tokens) on ``device`` and, with ``out_dir``, saves the
-    compressed model there. Keys are those of docs/ARCHITECTURE.md.
+    compressed model there. Keys are those of docs/ARCHITECTURE.md. ``step_callback`` receives
+    the dev accuracy every ``budget.eval_every`` steps. ``trainer`` replaces the LadaBERT
+    schedule (``ratios`` is then only recorded); its ``RunResult.details`` join the metrics.
     """
     started = time.perf_counter()
     torch_device = resolve_device(device)
     data = load_task(task)
     if not quiet:
         announce(f"task {data.describe()}")
-        announce(f"teacher: {model}, fine-tuned for {teacher_config.steps} steps or taken from the cache")
+        announce(
+            f"teacher: {model}, fine-tuned for {teacher_config.steps} steps or taken from the cache"
+        )
     teacher = get_teacher(
         model, data, teacher_config, device=torch_device, cache_dir=cache_dir, quiet=quiet
     )
@@ -242,16 +338,29 @@ def compress_job(
             f"student: {budget.iterations} iterations x {budget.steps} distillation steps on {torch_device}"
         )
     teacher_ready = time.perf_counter()
-    result = run_ladabert(
-        teacher.model,
-        teacher.tokenizer,
-        data,
-        ratios,
-        budget,
-        device=torch_device,
-        seed=seed,
-        callback=callback,
-    )
+    if trainer is None:
+        result = run_ladabert(
+            teacher.model,
+            teacher.tokenizer,
+            data,
+            ratios,
+            budget,
+            device=torch_device,
+            seed=seed,
+            callback=callback,
+            step_callback=step_callback,
+        )
+    else:
+        result = trainer(
+            teacher.model,
+            teacher.tokenizer,
+            data,
+            budget,
+            device=torch_device,
+            seed=seed,
+            callback=callback,
+            step_callback=step_callback,
+        )
     student = result.student
     trained = time.perf_counter()
     test = make_loader(encode(data.test, teacher.tokenizer, budget.max_length), 64, shuffle=False)
@@ -279,6 +388,7 @@ def compress_job(
         "seed": seed,
         "device": str(torch_device),
         "history": [asdict(record) for record in result.history],
+        **result.details,
     }
     if "f1" in data.metrics:
         metrics["f1"] = dev_metrics["f1"]

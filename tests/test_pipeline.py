@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -28,7 +29,7 @@ def test_schedule_moves_each_ratio_linearly_from_one_to_the_target() -> None:
     assert steps[-1] == target
     assert steps[0].p_embd == pytest.approx(0.8)
     assert steps[1].p_svd == pytest.approx(2 / 3)
-    assert all(a.p_weight >= b.p_weight for a, b in zip(steps, steps[1:], strict=False))
+    assert all(a.p_weight >= b.p_weight for a, b in itertools.pairwise(steps))
 
 
 def test_compress_job_reaches_the_predicted_size_and_reports_every_iteration(
