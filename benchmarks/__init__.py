@@ -1,0 +1,1 @@
+"""Benchmarks of ladasearch: ``python -m benchmarks.run --quick|--cpu|--full|--smoke``."""
