@@ -32,8 +32,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--model", default="minilm")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=8, help="timed steps per variant (after 2 warm-up steps)")
-    parser.add_argument("--ratios", type=float, nargs=3, default=(0.5, 0.5, 0.5), metavar=("P_EMBD", "P_SVD", "P_WEIGHT"))
+    parser.add_argument(
+        "--steps", type=int, default=8, help="timed steps per variant (after 2 warm-up steps)"
+    )
+    parser.add_argument(
+        "--ratios",
+        type=float,
+        nargs=3,
+        default=(0.5, 0.5, 0.5),
+        metavar=("P_EMBD", "P_SVD", "P_WEIGHT"),
+    )
     args = parser.parse_args()
     torch.manual_seed(0)
     task = load_task(TaskSpec("rt"))
@@ -57,7 +65,9 @@ def main() -> None:
         with torch.inference_mode():
             t_out = teacher(**inputs, output_hidden_states=True, output_attentions=True)
         s_out = student(**inputs, output_hidden_states=True, output_attentions=True)
-        loss = distillation_losses(s_out, t_out, inputs["attention_mask"], LossWeights(), 1.0)["total"]
+        loss = distillation_losses(s_out, t_out, inputs["attention_mask"], LossWeights(), 1.0)[
+            "total"
+        ]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -70,7 +80,11 @@ def main() -> None:
 
     student.train()
     results = {}
-    for name, fn in (("plain fine-tuning step", plain), ("distillation step", distill), ("teacher forward", teacher_forward)):
+    for name, fn in (
+        ("plain fine-tuning step", plain),
+        ("distillation step", distill),
+        ("teacher forward", teacher_forward),
+    ):
         times = []
         for i, batch in enumerate(batches):
             start = time.perf_counter()
@@ -79,8 +93,10 @@ def main() -> None:
                 times.append(time.perf_counter() - start)
         results[name] = statistics.median(times)
     plain_s = results["plain fine-tuning step"]
-    print(f"# distillation step cost: {args.model}, batch {args.batch_size}, ratios {tuple(args.ratios)}, "
-          f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, {date.today()}")
+    print(
+        f"# distillation step cost: {args.model}, batch {args.batch_size}, ratios {tuple(args.ratios)}, "
+        f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, {date.today()}"
+    )
     print(f"{'variant':<26}{'median s/step':>15}{'vs plain':>10}")
     for name, seconds in results.items():
         print(f"{name:<26}{seconds:>15.3f}{seconds / plain_s:>9.2f}x")

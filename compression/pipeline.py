@@ -75,7 +75,7 @@ class TrainBudget:
     iterations: int = 3
     steps: int = 100  # distillation steps per iteration
     batch_size: int = 32
-    learning_rate: float = 5e-5
+    learning_rate: float = 1e-4
     max_length: int = 128
     temperature: float = 1.0
     loss_weights: LossWeights = field(default_factory=LossWeights)

@@ -331,7 +331,7 @@ def model_card(config: Mapping[str, Any], folder_name: str = "DIR") -> str:
     return f"""# LadaBERT-compressed {config.get("model")} for {task_name}
 
 Trial {source["trial_number"]} of the ladasearch study `{source["study"]}`: the model compressed
-{factor} (P_embd {ratios["p_embd"]}, P_svd {ratios["p_svd"]}, P_weight {ratios["p_weight"]})
+{factor} (P_embd {ratios["p_embd"]:.4f}, P_svd {ratios["p_svd"]:.4f}, P_weight {ratios["p_weight"]:.4f})
 by SVD factorization, magnitude pruning and knowledge distillation (LadaBERT).
 {retrained}
 ## Metrics
@@ -340,7 +340,7 @@ by SVD factorization, magnitude pruning and knowledge distillation (LadaBERT).
 
 ## Compression
 
-- ratios: P_embd {ratios["p_embd"]}, P_svd {ratios["p_svd"]}, P_weight {ratios["p_weight"]}
+- ratios: P_embd {ratios["p_embd"]:.4f}, P_svd {ratios["p_svd"]:.4f}, P_weight {ratios["p_weight"]:.4f}
 - {len(layout)} compressed matrices; ranks used: {", ".join(map(str, ranks)) or "none (dense)"}
   (every matrix's rank and sparsity are in `{CONFIG_STEM}.yaml`)
 - schedule: {schedule_text}

@@ -38,7 +38,9 @@ def progress(
     if not _enabled():
         yield from iterable
         return
-    yield from tqdm(iterable, total=total, desc=desc, leave=leave, file=sys.stderr, dynamic_ncols=True)
+    yield from tqdm(
+        iterable, total=total, desc=desc, leave=leave, file=sys.stderr, dynamic_ncols=True
+    )
 
 
 def announce(message: str) -> None:

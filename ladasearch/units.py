@@ -23,9 +23,13 @@ def parse_target(value: object, *, what: str = "target") -> float:
             return 1.0 / factor
         ratio = float(text)
     except ValueError as exc:
-        raise RatioError(f"{what} must be a ratio in (0, 1] such as 0.2 or a factor such as 5x, got {value!r}") from exc
+        raise RatioError(
+            f"{what} must be a ratio in (0, 1] such as 0.2 or a factor such as 5x, got {value!r}"
+        ) from exc
     if not (math.isfinite(ratio) and 0.0 < ratio <= 1.0):
-        raise RatioError(f"{what} must be a ratio in (0, 1] such as 0.2 or a factor such as 5x, got {value!r}")
+        raise RatioError(
+            f"{what} must be a ratio in (0, 1] such as 0.2 or a factor such as 5x, got {value!r}"
+        )
     return ratio
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "IndependentSpace",
     "RejectionSpace",
     "SearchSpace",
+    "balanced_points",
     "build_space",
     "enqueue_points",
     "paper_table2_points",
@@ -297,15 +298,38 @@ def paper_table2_points(low: float, high: float) -> list[tuple[float, Ratios3]]:
     return [min(rows, key=lambda row: abs(math.log(row[0] / middle)))]
 
 
+def balanced_points(sizes: GroupSizes, low: float, high: float) -> list[tuple[float, Ratios3]]:
+    """At Table 2's overall ratios in [low, high] (else their geometric middle): P_embd equal to
+    the encoder's H = P_svd * P_weight, split evenly (P_svd = P_weight = sqrt(H)).
+
+    The paper's Table 2 ratios were tuned for BERT-base, whose word embeddings are a fifth of its
+    parameters; on a model whose embeddings are half of it (MiniLM) they starve the encoder.
+    Compressing both groups alike is a neutral starting point for any model.
+    """
+    targets = [target for target, _ in paper_table2_points(low, high)]
+    if not any(low * (1 - 1e-6) <= target <= high * (1 + 1e-6) for target in targets):
+        targets = [math.sqrt(low * high)]
+    points = []
+    for target in targets:
+        share = (target * sizes.total - sizes.fixed) / (sizes.embedding + sizes.encoder)
+        share = _clamp(share, 1e-6, 1.0)
+        points.append(
+            (target, {"p_embd": share, "p_svd": math.sqrt(share), "p_weight": math.sqrt(share)})
+        )
+    return points
+
+
 def enqueue_points(
     space: SearchSpace, enqueue: tuple[dict[str, float], ...] | str
 ) -> list[dict[str, float]]:
     """The Optuna parameter dicts to ``enqueue_trial`` for a study file's ``enqueue`` value."""
     low, high = space.targets()
-    if isinstance(enqueue, str):  # "paper_table2" (the study file allows no other string)
+    sizes = getattr(space, "sizes", None)
+    if enqueue == "balanced" and sizes is not None:
+        points = balanced_points(sizes, low, high)
+    elif isinstance(enqueue, str):  # "paper_table2"
         points = paper_table2_points(low, high)
     else:
-        sizes = getattr(space, "sizes", None)
         points = [
             (
                 sizes.predicted_ratio(dict(point)) if sizes is not None else math.sqrt(low * high),

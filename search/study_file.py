@@ -337,12 +337,12 @@ def _enqueue(top: _Reader, space: str) -> tuple[dict[str, float], ...] | str:
             "enqueue",
             "is not available with space: rejection (its samples are not Optuna parameters)",
         )
-    if value == "paper_table2":
-        return "paper_table2"
+    if value in ("paper_table2", "balanced"):
+        return str(value)
     if not isinstance(value, list):
         raise top.fail(
             "enqueue",
-            f"must be paper_table2 or a list of {{p_embd, p_svd, p_weight}}, got {value!r}",
+            f"must be paper_table2, balanced or a list of {{p_embd, p_svd, p_weight}}, got {value!r}",
         )
     points = []
     check: Callable[[Any], bool] = lambda x: (  # noqa: E731

@@ -39,7 +39,7 @@ HEARTBEAT_SECONDS = 30.0
 METRIC_KEYS = (
     "accuracy", "test_accuracy", "f1", "test_f1", "teacher_accuracy", "teacher_test_accuracy",
     "params", "teacher_params", "ratio", "target_ratio", "p_embd", "p_svd", "p_weight",
-    "latency_ms", "latency_ms_b32", "teacher_latency_ms", "bytes_on_disk", "retained",
+    "latency_ms", "latency_ms_b32", "teacher_latency_ms", "teacher_latency_ms_b32", "bytes_on_disk", "teacher_bytes_on_disk", "retained",
     "model_dir", "model_sha256",
 )  # fmt: skip
 """The metric keys of docs/ARCHITECTURE.md stored as trial user attributes."""
@@ -193,6 +193,8 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
         for key in METRIC_KEYS:
             if key in metrics and metrics[key] is not None:
                 record.set(key, _json_safe(metrics[key]))
+        record.set("history", metrics.get("history", history))  # with each iteration's losses
+        record.set("timings", metrics.get("timings", {}))  # where the trial's time went
         numbers = {
             k: v
             for k, v in metrics.items()

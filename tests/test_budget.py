@@ -39,8 +39,6 @@ RATIO_TABLE = [
 TARGETS = [0.2, 0.35, 0.6]
 
 
-
-
 def _measured_ratio(model: BertForSequenceClassification, ratios: Ratios, total: int) -> float:
     student = copy.deepcopy(model)
     compress_(student, ratios)

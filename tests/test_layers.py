@@ -58,8 +58,6 @@ def _electra() -> PreTrainedModel:
 FAMILIES = {"bert": _bert, "roberta": _roberta, "distilbert": _distilbert, "electra": _electra}
 
 
-
-
 def _linear(m: int, n: int, seed: int = 0) -> nn.Linear:
     torch.manual_seed(seed)
     linear = nn.Linear(n, m)

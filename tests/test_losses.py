@@ -23,7 +23,9 @@ def test_soft_cross_entropy_has_the_gradient_of_the_plain_cross_entropy() -> Non
     soft_cross_entropy(student, teacher, temperature=2.0).backward()
     ours = student.grad.clone()
     student.grad = None
-    plain = -(torch.softmax(teacher / 2.0, -1) * torch.log_softmax(student / 2.0, -1)).sum(-1).mean()
+    plain = (
+        -(torch.softmax(teacher / 2.0, -1) * torch.log_softmax(student / 2.0, -1)).sum(-1).mean()
+    )
     plain.backward()
     assert torch.allclose(ours, student.grad, atol=1e-6)
 
@@ -48,7 +50,9 @@ def test_distillation_loss_of_a_model_against_itself_is_zero(tiny_bert: torch.nn
     ids = torch.randint(5, 30, (3, 7))
     mask = torch.ones_like(ids)
     mask[0, 5:] = 0
-    kwargs = dict(input_ids=ids, attention_mask=mask, output_hidden_states=True, output_attentions=True)
+    kwargs = dict(
+        input_ids=ids, attention_mask=mask, output_hidden_states=True, output_attentions=True
+    )
     losses = distillation_losses(tiny_bert(**kwargs), twin(**kwargs), mask, LossWeights(), 1.0)
     assert set(losses) == {"embedding", "attention", "hidden", "prediction", "total"}
     for name, value in losses.items():

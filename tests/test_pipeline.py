@@ -57,13 +57,22 @@ def test_compress_job_reaches_the_predicted_size_and_reports_every_iteration(
     expected = predict_params(parameter_groups(teacher), ratios)
     assert abs(metrics["params"] - expected) <= 0.005 * expected
     assert metrics["ratio"] == pytest.approx(metrics["params"] / metrics["teacher_params"])
-    for key in ("accuracy", "teacher_accuracy", "test_accuracy", "latency_ms", "latency_ms_b32", "bytes_on_disk"):
+    for key in (
+        "accuracy",
+        "teacher_accuracy",
+        "test_accuracy",
+        "latency_ms",
+        "latency_ms_b32",
+        "bytes_on_disk",
+    ):
         assert key in metrics, key
     assert 0.0 <= metrics["accuracy"] <= 1.0
     assert Path(metrics["model_dir"], "model.safetensors").is_file()
 
 
-def test_masks_hold_through_distillation(tiny_model_dir: Path, tiny_csv: Path, tmp_path: Path) -> None:
+def test_masks_hold_through_distillation(
+    tiny_model_dir: Path, tiny_csv: Path, tmp_path: Path
+) -> None:
     from ladasearch.compression.serialize import load_compressed
 
     compress_job(
@@ -86,7 +95,9 @@ def test_masks_hold_through_distillation(tiny_model_dir: Path, tiny_csv: Path, t
         assert torch.count_nonzero(layer.b * ~layer.mask_b.bool()) == 0
 
 
-def test_a_diverging_run_raises_training_diverged(tiny_model_dir: Path, tiny_csv: Path, tmp_path: Path) -> None:
+def test_a_diverging_run_raises_training_diverged(
+    tiny_model_dir: Path, tiny_csv: Path, tmp_path: Path
+) -> None:
     with pytest.raises(TrainingDiverged):
         compress_job(
             model=str(tiny_model_dir),
@@ -104,16 +115,50 @@ def test_a_diverging_run_raises_training_diverged(tiny_model_dir: Path, tiny_csv
 def test_compress_command_prints_json_last(
     tiny_model_dir: Path, tiny_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main([
-        "compress", "--model", str(tiny_model_dir), "--task", f"csv:{tiny_csv}",
-        "--text-column", "sentence", "--label-column", "sentiment",
-        "--p-embd", "0.5", "--p-svd", "0.5", "--p-weight", "0.5",
-        "--iterations", "1", "--steps", "2", "--teacher-steps", "5", "--batch-size", "16",
-        "--cache-dir", str(tmp_path / "cache"), "--json", "--quiet", "--no-latency",
-    ])
+    code = main(
+        [
+            "compress",
+            "--model",
+            str(tiny_model_dir),
+            "--task",
+            f"csv:{tiny_csv}",
+            "--text-column",
+            "sentence",
+            "--label-column",
+            "sentiment",
+            "--p-embd",
+            "0.5",
+            "--p-svd",
+            "0.5",
+            "--p-weight",
+            "0.5",
+            "--iterations",
+            "1",
+            "--steps",
+            "2",
+            "--teacher-steps",
+            "5",
+            "--batch-size",
+            "16",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--json",
+            "--quiet",
+            "--no-latency",
+        ]
+    )
     assert code == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    for key in ("accuracy", "teacher_accuracy", "params", "teacher_params", "ratio", "p_embd", "p_svd", "p_weight"):
+    for key in (
+        "accuracy",
+        "teacher_accuracy",
+        "params",
+        "teacher_params",
+        "ratio",
+        "p_embd",
+        "p_svd",
+        "p_weight",
+    ):
         assert key in result, key
     assert result["p_svd"] == 0.5
 
@@ -126,7 +171,11 @@ def test_compress_command_prints_json_last(
     ],
 )
 def test_compress_refuses_bad_ratios_in_one_line(
-    tiny_model_dir: Path, tiny_csv: Path, argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+    tiny_model_dir: Path,
+    tiny_csv: Path,
+    argv: list[str],
+    needle: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     code = main(["compress", "--model", str(tiny_model_dir), "--task", f"csv:{tiny_csv}", *argv])
     err = capsys.readouterr().err.strip()
@@ -137,16 +186,33 @@ def test_compress_refuses_bad_ratios_in_one_line(
 def test_compress_refuses_a_missing_column_in_one_line(
     tiny_model_dir: Path, tiny_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main([
-        "compress", "--model", str(tiny_model_dir), "--task", f"csv:{tiny_csv}", "--text-column", "review",
-        "--p-embd", "0.5", "--p-svd", "0.5", "--p-weight", "0.5", "--cache-dir", str(tmp_path),
-    ])
+    code = main(
+        [
+            "compress",
+            "--model",
+            str(tiny_model_dir),
+            "--task",
+            f"csv:{tiny_csv}",
+            "--text-column",
+            "review",
+            "--p-embd",
+            "0.5",
+            "--p-svd",
+            "0.5",
+            "--p-weight",
+            "0.5",
+            "--cache-dir",
+            str(tmp_path),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert len(err.splitlines()) == 1 and "review" in err and str(tiny_csv.name) in err
 
 
-def test_budget_command_reports_groups_and_ranges(tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_budget_command_reports_groups_and_ranges(
+    tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["budget", "--model", str(tiny_model_dir), "--target", "2x", "--json"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     groups = report["groups"]
@@ -156,7 +222,9 @@ def test_budget_command_reports_groups_and_ranges(tiny_model_dir: Path, capsys: 
         assert 0 < low <= high <= 1
 
 
-def test_budget_command_refuses_an_infeasible_target(tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_budget_command_refuses_an_infeasible_target(
+    tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["budget", "--model", str(tiny_model_dir), "--target", "500x"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "smallest reachable" in err

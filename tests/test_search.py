@@ -156,9 +156,14 @@ def test_infeasible_target_is_refused_before_any_trial(
 
 
 def _running(db: Path) -> int:
+    """RUNNING trials whose trainable has started (it writes a heartbeat when it does)."""
     try:
         with sqlite3.connect(db, timeout=1) as con:
-            return con.execute("select count(*) from trials where state = 'RUNNING'").fetchone()[0]
+            return con.execute(
+                "select count(*) from trials t join trial_user_attributes a"
+                " on a.trial_id = t.trial_id"
+                " where t.state = 'RUNNING' and a.key = 'heartbeat'"
+            ).fetchone()[0]
     except sqlite3.Error:
         return 0
 

@@ -18,6 +18,7 @@ from ladasearch.search.space import (
     GroupSizes,
     IndependentSpace,
     RejectionSpace,
+    balanced_points,
     enqueue_points,
     paper_table2_points,
 )
@@ -118,3 +119,15 @@ def test_rejection_gives_up_on_an_unreachable_box(base: tuple) -> None:
     space.MAX_DRAWS = 1000
     with pytest.raises(InfeasibleTarget, match="rejection sampling found no ratios"):
         sample(space, 1)
+
+
+def test_balanced_points_compress_both_groups_alike_and_reach_their_targets(base: tuple) -> None:
+    model, sizes = base
+    points = balanced_points(sizes, 0.3, 0.5)  # Table 2's 2.5x row is the only one inside
+    assert [round(target, 2) for target, _ in points] == [0.4]
+    space = ConstrainedSpace(sizes, target=0.4)
+    (params,) = enqueue_points(space, "balanced")
+    (point,) = sample(space, 1, [params])
+    assert point["p_embd"] == pytest.approx(points[0][1]["p_embd"])
+    assert point["p_svd"] * point["p_weight"] == pytest.approx(point["p_embd"], rel=0.05)
+    assert abs(measured_ratio(model, sizes, point) - 0.4) <= 0.01 * 0.4

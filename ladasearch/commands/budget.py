@@ -26,9 +26,13 @@ def register(subparsers: Any) -> None:
         description="Show eq. 7's parameter groups and the feasible (P_embd, P_svd, P_weight) ranges for a target.",
     )
     add_model_argument(parser)
-    parser.add_argument("--target", required=True, help="overall ratio P, e.g. 0.2, or a factor such as 5x")
+    parser.add_argument(
+        "--target", required=True, help="overall ratio P, e.g. 0.2, or a factor such as 5x"
+    )
     parser.add_argument("--num-labels", type=int, default=2, help="classifier outputs (default 2)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object as the last line"
+    )
     parser.set_defaults(func=run)
 
 
@@ -75,10 +79,14 @@ def _print_table(report: dict[str, Any], embedding_shape: tuple[int, int], matri
     print(f"{report['model']} ({report['architecture']}): {total:,} parameters")
     print(f"  {'group':<10} {'parameters':>12} {'share':>7}  compressed by")
     for name in ("embedding", "encoder", "fixed"):
-        note = GROUP_NOTES[name].format(shape=f"{embedding_shape[0]} x {embedding_shape[1]}", count=matrices)
+        note = GROUP_NOTES[name].format(
+            shape=f"{embedding_shape[0]} x {embedding_shape[1]}", count=matrices
+        )
         print(f"  {name:<10} {groups[name]:>12,} {groups[name] / total:>7.1%}  {note}")
     target = report["target"]
-    print(f"target P = {target:.4f} ({format_factor(target)}): {report['target_params']:,} parameters")
+    print(
+        f"target P = {target:.4f} ({format_factor(target)}): {report['target_params']:,} parameters"
+    )
     for name, (low, high) in report["feasible"].items():
         print(f"  feasible {name:<9} in [{low:.4g}, {high:.4g}]")
     smallest = report["smallest_reachable_ratio"]

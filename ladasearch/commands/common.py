@@ -6,7 +6,12 @@ import argparse
 
 from ladasearch.tasks import TaskSpec
 
-__all__ = ["add_model_argument", "add_output_arguments", "add_task_arguments", "task_spec_from_args"]
+__all__ = [
+    "add_model_argument",
+    "add_output_arguments",
+    "add_task_arguments",
+    "task_spec_from_args",
+]
 
 
 def add_model_argument(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -27,10 +32,16 @@ def add_task_arguments(parser: argparse.ArgumentParser, *, required: bool = True
         default=None if required else "rt",
         help="rt (offline), glue/sst2, glue/mnli, ..., csv:PATH or jsonl:PATH",
     )
-    parser.add_argument("--text-column", default=None, help="text column of csv:/jsonl: data (default: text)")
-    parser.add_argument("--text-pair-column", default=None, help="second text column for sentence pairs")
+    parser.add_argument(
+        "--text-column", default=None, help="text column of csv:/jsonl: data (default: text)"
+    )
+    parser.add_argument(
+        "--text-pair-column", default=None, help="second text column for sentence pairs"
+    )
     parser.add_argument("--label-column", default=None, help="label column (default: label)")
-    parser.add_argument("--dev", default=None, metavar="PATH", help="a dev file for csv:/jsonl: tasks")
+    parser.add_argument(
+        "--dev", default=None, metavar="PATH", help="a dev file for csv:/jsonl: tasks"
+    )
 
 
 def task_spec_from_args(args: argparse.Namespace, *, seed: int = 0) -> TaskSpec:
@@ -47,5 +58,7 @@ def task_spec_from_args(args: argparse.Namespace, *, seed: int = 0) -> TaskSpec:
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     """``--json`` and ``--quiet``."""
-    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object as the last line"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -29,29 +29,56 @@ def register(subparsers: Any) -> None:
     add_model_argument(parser)
     add_task_arguments(parser)
     ratios = parser.add_argument_group("ratios (each in (0, 1]; 1 keeps that part dense)")
-    ratios.add_argument("--p-embd", type=float, required=True, help="fraction of word-embedding parameters kept")
-    ratios.add_argument("--p-svd", type=float, required=True, help="SVD ratio of eq. 3 for encoder matrices")
-    ratios.add_argument("--p-weight", type=float, required=True, help="fraction of factor weights kept by pruning")
+    ratios.add_argument(
+        "--p-embd", type=float, required=True, help="fraction of word-embedding parameters kept"
+    )
+    ratios.add_argument(
+        "--p-svd", type=float, required=True, help="SVD ratio of eq. 3 for encoder matrices"
+    )
+    ratios.add_argument(
+        "--p-weight", type=float, required=True, help="fraction of factor weights kept by pruning"
+    )
     train = parser.add_argument_group("training budget")
-    train.add_argument("--iterations", type=int, default=3, help="compress-distill iterations K (default 3)")
-    train.add_argument("--steps", type=int, default=100, help="distillation steps per iteration (default 100)")
+    train.add_argument(
+        "--iterations", type=int, default=3, help="compress-distill iterations K (default 3)"
+    )
+    train.add_argument(
+        "--steps", type=int, default=100, help="distillation steps per iteration (default 100)"
+    )
     train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--learning-rate", type=float, default=5e-5)
-    train.add_argument("--max-length", type=int, default=128, help="max tokens per example (default 128)")
-    train.add_argument("--temperature", type=float, default=1.0, help="prediction-loss temperature (default 1)")
+    train.add_argument(
+        "--learning-rate",
+        type=float,
+        default=1e-4,
+        help="student AdamW learning rate (default 1e-4)",
+    )
+    train.add_argument(
+        "--max-length", type=int, default=128, help="max tokens per example (default 128)"
+    )
+    train.add_argument(
+        "--temperature", type=float, default=1.0, help="prediction-loss temperature (default 1)"
+    )
     train.add_argument(
         "--loss-weights",
         default="embedding=1,attention=1,hidden=1,prediction=1",
         help="weights of the distillation losses, e.g. embedding=1,attention=1,hidden=1,prediction=1",
     )
     teacher = parser.add_argument_group("teacher fine-tuning (cached on disk)")
-    teacher.add_argument("--teacher-steps", type=int, default=300, help="fine-tuning steps (default 300)")
+    teacher.add_argument(
+        "--teacher-steps", type=int, default=300, help="fine-tuning steps (default 300)"
+    )
     teacher.add_argument("--teacher-learning-rate", type=float, default=5e-5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", help="auto (CUDA when visible), cpu, cuda or cuda:N")
-    parser.add_argument("--out", type=Path, default=None, help="save the compressed model to this folder")
+    parser.add_argument(
+        "--device", default="auto", help="auto (CUDA when visible), cpu, cuda or cuda:N"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="save the compressed model to this folder"
+    )
     parser.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
-    parser.add_argument("--cache-dir", type=Path, default=None, help="teacher cache (default ~/.cache/ladasearch)")
+    parser.add_argument(
+        "--cache-dir", type=Path, default=None, help="teacher cache (default ~/.cache/ladasearch)"
+    )
     add_output_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -149,10 +176,16 @@ def _print_summary(m: dict[str, Any]) -> None:
     ]
     if "latency_ms" in m:
         rows.append(("latency b1 (ms)", f"{m['teacher_latency_ms']:.1f}", f"{m['latency_ms']:.1f}"))
-        rows.append(("latency b32 (ms)", f"{m['teacher_latency_ms_b32']:.1f}", f"{m['latency_ms_b32']:.1f}"))
+        rows.append(
+            ("latency b32 (ms)", f"{m['teacher_latency_ms_b32']:.1f}", f"{m['latency_ms_b32']:.1f}")
+        )
     if "bytes_on_disk" in m:
-        rows.append(("weights on disk", f"{m['teacher_bytes_on_disk']:,} B", f"{m['bytes_on_disk']:,} B"))
-    print(f"{m['model']} on {m['task']}: P_embd={m['p_embd']:.3f} P_svd={m['p_svd']:.3f} P_weight={m['p_weight']:.3f}")
+        rows.append(
+            ("weights on disk", f"{m['teacher_bytes_on_disk']:,} B", f"{m['bytes_on_disk']:,} B")
+        )
+    print(
+        f"{m['model']} on {m['task']}: P_embd={m['p_embd']:.3f} P_svd={m['p_svd']:.3f} P_weight={m['p_weight']:.3f}"
+    )
     print(f"  {'':<18}{'teacher':>18}{'compressed':>22}")
     for name, teacher, student in rows:
         print(f"  {name:<18}{teacher:>18}{student:>22}")

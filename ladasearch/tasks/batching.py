@@ -144,7 +144,9 @@ class _LengthGroupedBatches:
         batches: list[list[int]] = []
         for start in range(0, len(order), pool):
             chunk = sorted(order[start : start + pool], key=lambda i: self.lengths[i], reverse=True)
-            batches.extend(chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size))
+            batches.extend(
+                chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)
+            )
         if self.drop_last:
             batches = [b for b in batches if len(b) == self.batch_size]
         for index in torch.randperm(len(batches), generator=generator).tolist():
