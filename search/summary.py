@@ -87,6 +87,12 @@ def _row(trial: FrozenTrial) -> dict[str, Any]:
     for key in _EXTRA_KEYS:
         if attrs.get(key) is not None:
             row[key] = attrs[key]
+    history = attrs.get("history") or []
+    if row["accuracy"] is None and history:  # stopped early (PRUNED): its last iteration
+        last = history[-1]
+        for key in ("accuracy", "params", "ratio"):
+            row[key] = last.get(key)
+        row["stopped_after_iteration"] = last.get("iteration")
     return row
 
 
@@ -181,4 +187,9 @@ def format_trials(trials: list[dict[str, Any]]) -> list[str]:
     for trial in trials:
         if trial.get("fail_reason"):
             lines.append(f"trial {trial['number']}: {trial['fail_reason']}")
+        elif trial.get("stopped_after_iteration") is not None:
+            lines.append(
+                f"trial {trial['number']}: stopped early after iteration "
+                f"{trial['stopped_after_iteration']} (its metrics are that iteration's)"
+            )
     return lines

@@ -16,7 +16,7 @@ from optuna.trial import TrialState
 from search_helpers import cli_env, ladasearch, last_json, write_study
 
 from ladasearch.search.searcher import STOPPED, StudySearcher
-from ladasearch.search.summary import TRIAL_KEYS
+from ladasearch.search.summary import TRIAL_KEYS, format_trials, study_trials
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -224,3 +224,21 @@ def test_gpu_trial_is_scheduled_on_a_declared_gpu(
     import torch
 
     assert trial.user_attrs["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_show_gives_a_pruned_trial_the_metrics_of_its_last_iteration() -> None:
+    storage = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(study_name="asha", storage=storage)
+    history = [{"iteration": 1, "accuracy": 0.77, "params": 12_000_000, "ratio": 0.55}]
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=TrialState.PRUNED,
+            user_attrs={"p_embd": 0.2, "p_svd": 0.5, "p_weight": 0.4, "history": history},
+        )
+    )
+    (row,) = study_trials("asha", storage)["trials"]
+    assert (row["accuracy"], row["params"], row["ratio"]) == (0.77, 12_000_000, 0.55)
+    assert row["stopped_after_iteration"] == 1
+    assert format_trials([row])[-1] == (
+        "trial 0: stopped early after iteration 1 (its metrics are that iteration's)"
+    )
