@@ -21,11 +21,12 @@ if TYPE_CHECKING:
 __all__ = ["DemoResult", "budget_summary", "demo_study", "demo_study_path", "run_demo"]
 
 # Seconds on a 2-core CPU (minilm, batch 32): see /work/shared/DATA.md and the demo study file.
-TEACHER_STEP_S = 0.9
-STUDENT_STEP_S = 1.5
-EVALUATION_S = 15.0
-LATENCY_AND_SAVE_S = 20.0
-STARTUP_S = 60.0
+# Seconds on an idle 2-core CPU (minilm on rt, batch 32), from the demo runs of 2026-11-21.
+TEACHER_STEP_S = 0.6
+STUDENT_STEP_S = 0.6
+EVALUATION_S = 8.0
+LATENCY_AND_SAVE_S = 8.0
+STARTUP_S = 40.0
 
 
 def demo_study_path() -> Path:

@@ -252,7 +252,7 @@ def test_demo_study_budget_fits_twenty_minutes(tmp_path: Path) -> None:
     )
     assert study.runs_dir == str((tmp_path / "runs").resolve())
     assert estimated_seconds(study) <= 20 * 60
-    assert "reduced demo budget: 4 trials x 2 iterations x 30 distillation steps" in budget_summary(
+    assert "reduced demo budget: 4 trials x 3 iterations x 50 distillation steps" in budget_summary(
         study
     )
     smaller = demo_study(tmp_path, trials=1, steps=2, iterations=1)
