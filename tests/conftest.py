@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import os
 import random
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,3 +87,34 @@ def _one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+POSTGRES_SERVER = "postgres@127.0.0.1:5432"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A unique, empty database on the real PostgreSQL of DATA.md, dropped afterwards.
+
+    A missing server fails the test (it is part of every developer's and CI's machine); set
+    LADASEARCH_SKIP_POSTGRES=1 to skip instead on a machine without one.
+    """
+    import psycopg
+
+    name = f"ladasearch_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(
+            f"postgresql://{POSTGRES_SERVER}/postgres", autocommit=True, connect_timeout=5
+        )
+    except psycopg.OperationalError as exc:
+        if os.environ.get("LADASEARCH_SKIP_POSTGRES") == "1":
+            pytest.skip(f"no PostgreSQL server at {POSTGRES_SERVER}: {exc}")
+        pytest.fail(
+            f"no PostgreSQL server at {POSTGRES_SERVER} (start it, or set LADASEARCH_SKIP_POSTGRES=1): {exc}"
+        )
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql+psycopg://{POSTGRES_SERVER}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -20,8 +20,6 @@ from search_helpers import cli_env, ladasearch, write_study
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-SERVER = "postgres@127.0.0.1:5432"
-
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -82,24 +80,6 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         _stop_cluster(ray, temp_dir)
         shutil.rmtree(temp_dir, ignore_errors=True)
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
-    name = f"ladasearch_ray_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(
-            f"postgresql://{SERVER}/postgres", autocommit=True, connect_timeout=5
-        )
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL server at {SERVER}: {exc}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"postgresql+psycopg://{SERVER}/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_search_on_a_two_node_loopback_cluster(

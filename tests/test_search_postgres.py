@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
@@ -12,27 +10,6 @@ from optuna.trial import TrialState
 from search_helpers import ladasearch, last_json, write_study
 
 pytestmark = pytest.mark.postgres
-
-SERVER = "postgres@127.0.0.1:5432"
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A unique, empty database (created and dropped through the ``postgres`` database)."""
-    psycopg = pytest.importorskip("psycopg")
-    name = f"ladasearch_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(
-            f"postgresql://{SERVER}/postgres", autocommit=True, connect_timeout=5
-        )
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL server at {SERVER}: {exc}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"postgresql+psycopg://{SERVER}/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_three_trial_search_on_postgres(
