@@ -2,51 +2,19 @@
 
 from __future__ import annotations
 
-import csv
 import os
-import random
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
-from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+from transformers import BertForSequenceClassification
 
-POSITIVE = ["good", "great", "fine", "lovely", "superb", "warm", "funny", "smart"]
-NEGATIVE = ["bad", "awful", "dull", "boring", "weak", "cold", "silly", "flat"]
-FILLER = ["the", "movie", "film", "was", "a", "very", "story", "plot", "and", "it", "is", "quite"]
-SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+# One definition of the tiny model and task, shared with the benchmarks' smoke profile.
+from benchmarks.tiny import make_tiny, tiny_bert_config, tiny_sentences
 
-
-def tiny_sentences(n: int, seed: int = 0) -> list[tuple[str, str]]:
-    """``n`` (text, label) pairs whose label a tiny model can learn from one cue word."""
-    rng = random.Random(seed)
-    rows = []
-    for _ in range(n):
-        label = rng.choice(["pos", "neg"])
-        cue = rng.choice(POSITIVE if label == "pos" else NEGATIVE)
-        words = [rng.choice(FILLER) for _ in range(rng.randint(3, 9))]
-        words.insert(rng.randrange(len(words) + 1), cue)
-        rows.append((" ".join(words), label))
-    return rows
-
-
-def tiny_bert_config(**overrides: object) -> BertConfig:
-    """A 2-layer, 64-wide BERT config (about 0.1M parameters)."""
-    values: dict[str, object] = dict(
-        vocab_size=len(SPECIAL) + len(POSITIVE) + len(NEGATIVE) + len(FILLER),
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=128,
-        max_position_embeddings=64,
-        num_labels=2,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-    )
-    values.update(overrides)
-    return BertConfig(**values)
+__all__ = ["tiny_bert_config", "tiny_sentences"]
 
 
 @pytest.fixture
@@ -57,27 +25,20 @@ def tiny_bert() -> BertForSequenceClassification:
 
 
 @pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder holding a tiny BERT classifier and its WordPiece tokenizer, as on the hub."""
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    vocab = folder / "vocab.txt"
-    vocab.write_text("\n".join(SPECIAL + POSITIVE + NEGATIVE + FILLER) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizerFast(vocab=str(vocab), do_lower_case=True)
-    torch.manual_seed(0)
-    BertForSequenceClassification(tiny_bert_config()).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+def _tiny_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return make_tiny(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture(scope="session")
-def tiny_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_model_dir(_tiny_files: tuple[Path, Path]) -> Path:
+    """A folder holding a tiny BERT classifier and its WordPiece tokenizer, as on the hub."""
+    return _tiny_files[0]
+
+
+@pytest.fixture(scope="session")
+def tiny_csv(_tiny_files: tuple[Path, Path]) -> Path:
     """A CSV task (columns ``sentence``, ``sentiment``) of 400 rows with string labels."""
-    path = tmp_path_factory.mktemp("tiny-task") / "reviews.csv"
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["sentence", "sentiment"])
-        writer.writerows(tiny_sentences(400))
-    return path
+    return _tiny_files[1]
 
 
 @pytest.fixture(autouse=True)

@@ -60,22 +60,31 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ray = shutil.which("ray")
     if ray is None:
         pytest.skip("the ray command is not installed")
-    port = _free_port()
     env = cli_env(tmp_path_factory.mktemp("ray-cache"))
     env["RAY_AUTH_MODE"] = (
         "disabled"  # Ray 2.60's token auth: the loopback nodes share no token file
     )
     temp_dir = f"/tmp/rt{uuid.uuid4().hex[:8]}"  # short: Ray's socket paths have a length limit
     common = ["--num-cpus=1", "--disable-usage-stats"]
+
+    def ray_start(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [ray, "start", *args, *common], capture_output=True, text=True, timeout=120, env=env
+        )
+
     try:
-        subprocess.run(
-            [ray, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--include-dashboard=false", f"--temp-dir={temp_dir}", *common],
-            check=True, capture_output=True, timeout=120, env=env,
-        )  # fmt: skip
-        subprocess.run(
-            [ray, "start", f"--address=127.0.0.1:{port}", "--node-ip-address=127.0.0.1", *common],
-            check=True, capture_output=True, timeout=120, env=env,
-        )  # fmt: skip
+        for _attempt in range(2):  # a free port can be taken between the check and Ray's bind
+            port = _free_port()
+            head = ray_start(
+                "--head", f"--port={port}", "--node-ip-address=127.0.0.1",
+                "--include-dashboard=false", f"--temp-dir={temp_dir}",
+            )  # fmt: skip
+            if head.returncode == 0:
+                break
+            _stop_cluster(ray, temp_dir)
+        assert head.returncode == 0, f"ray start --head failed: {head.stderr[-2000:]}"
+        worker = ray_start(f"--address=127.0.0.1:{port}", "--node-ip-address=127.0.0.1")
+        assert worker.returncode == 0, f"ray start --address failed: {worker.stderr[-2000:]}"
         yield f"127.0.0.1:{port}"
     finally:
         _stop_cluster(ray, temp_dir)
