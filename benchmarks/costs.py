@@ -1,6 +1,6 @@
 """Part 4: what a trial costs, and what the exported models cost at inference.
 
-Wall time: one configuration (the paper's Table 2 ratios at the efficiency target) runs as a
+Wall time: one configuration (the balanced ratios at the efficiency target) runs as a
 trial of a real search (``search.orchestrator.run_study``: Ray Tune + Optuna on the study
 database) and once in-process; the in-process run's ``timings`` give the engine's breakdown
 (teacher, factorization and pruning, distillation, evaluation, latency), and the orchestration
@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.curves import paper_point
+from benchmarks.curves import balanced_point
 from benchmarks.quality import VARIANTS
 from benchmarks.runs import Bench, Job, fixed_proposal, run_trials, study_name
 from ladasearch.search.orchestrator import run_study
@@ -96,7 +96,7 @@ def run_costs(bench: Bench) -> None:
     profile = bench.profile
     factor = profile.efficiency_target
     target = 1.0 / factor
-    point = paper_point(bench, target)
+    point = balanced_point(bench, target)
     name = study_name(profile.name, "costs", "ray", factor)
     run = run_study(
         _study_file(bench, name, point),

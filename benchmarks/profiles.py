@@ -57,6 +57,7 @@ class Profile:
     name: str
     description: str
     limit_minutes: float | None
+    headline: bool = False  # writes the repo's BENCHMARKS.md (else results/<name>/BENCHMARKS.md)
     model: str = "minilm"
     task: str = "rt"
     text_column: str | None = None
@@ -199,26 +200,27 @@ PROFILES: dict[str, Profile] = {
         limit_minutes=45,
         quality_ratios=(5.0, 10.0),
         quality_search_trials=2,
-        quality=RunBudget(2, 20),
-        curve=RunBudget(2, 20),
-        eval_every=10,
+        quality=RunBudget(2, 40),
+        curve=RunBudget(2, 40),
+        eval_every=20,
         efficiency_seeds=(0, 1, 2),
         efficiency_trials=2,
-        efficiency=RunBudget(1, 10),
+        efficiency=RunBudget(2, 20),
         costs_ray_trials=1,
     ),
     "cpu": Profile(
         name="cpu",
         description="the numbers BENCHMARKS.md reports, on a 2-core CPU (at most 2.5 hours)",
         limit_minutes=150,
+        headline=True,
         quality_ratios=(2.5, 5.0, 7.5, 10.0),
         quality_search_trials=3,
         quality=RunBudget(2, 100),
         curve=RunBudget(2, 100),
         eval_every=25,
         efficiency_seeds=(0, 1, 2),
-        efficiency_trials=5,
-        efficiency=RunBudget(1, 40),
+        efficiency_trials=4,
+        efficiency=RunBudget(2, 40),
         costs_ray_trials=2,
     ),
     "full": Profile(

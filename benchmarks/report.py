@@ -261,7 +261,7 @@ def _costs(report: Report) -> list[str]:
     lines = [
         "## 4. Costs",
         "",
-        "Wall time of one trial (the efficiency budget, the paper's Table 2 ratios), seconds:",
+        "Wall time of one trial (the efficiency budget, the balanced ratios), seconds:",
         "",
         "| stage | seconds | source |",
         "| --- | --- | --- |",

@@ -5,8 +5,10 @@
 
 Runs are studies in the benchmark database (default ``sqlite:///benchmarks/results/benchmarks.db``
 in the repository), so running the same command again continues an interrupted run and only
-rewrites the report once everything is done. BENCHMARKS.md goes to ``--out`` (default: the
-repository root), plots to ``<out>/benchmarks/results/<profile>/``.
+rewrites the report once everything is done. The ``cpu`` profile's report is the repository's
+``BENCHMARKS.md`` (under ``--out``, default the repository root); every other profile's goes to
+``<out>/benchmarks/results/<profile>/BENCHMARKS.md``, next to its plots, so a quick run never
+overwrites the reported numbers.
 """
 
 from __future__ import annotations
@@ -46,7 +48,11 @@ def _parser() -> argparse.ArgumentParser:
         "--storage", default=None, help=f"study database URL (default {DEFAULT_STORAGE})"
     )
     parser.add_argument(
-        "--out", type=Path, default=REPO, help="folder of BENCHMARKS.md (default: the repo)"
+        "--out",
+        type=Path,
+        default=REPO,
+        help="root of the results (default: the repo): the cpu profile writes OUT/BENCHMARKS.md, "
+        "others OUT/benchmarks/results/PROFILE/BENCHMARKS.md; figures go to the latter folder",
     )
     parser.add_argument("--model", default=None, help="model to compress (default: the profile's)")
     parser.add_argument("--task", default=None, help="task (default: the profile's)")
@@ -147,9 +153,9 @@ def run(argv: Sequence[str] | None = None) -> Path:
         train_size=len(load_task(bench.task_spec()).train),
         figures={},
     )
-    figures = write_figures(report, results, out)
+    path = (out if profile.headline else results) / "BENCHMARKS.md"
+    figures = write_figures(report, results, path.parent)
     report = Report(**{**report.__dict__, "figures": figures})
-    path = out / "BENCHMARKS.md"
     path.write_text(render(report, command), encoding="utf-8")
     bench.echo(f"wrote {path}")
     return path
