@@ -57,6 +57,7 @@ class Report:
     costs: CostResult
     train_size: int
     figures: dict[str, str]
+    wall_seconds: float = 0.0
 
 
 def _pct(value: float | None, digits: int = 1) -> str:
@@ -149,7 +150,7 @@ def _gap_text(report: Report) -> list[str]:
             f"- More distillation: each run trained {budget.total_steps} steps of batch "
             f"{budget.batch_size} ({sentences:,} sentences, {epochs:.2f} epochs of the "
             f"{report.train_size:,} training sentences); the paper distils for epochs, not "
-            "fractions of one. The `cpu` and `full` profiles raise this.",
+            f"fractions of one. {_more_steps_hint(profile)}",
             f"- A better teacher: it was fine-tuned for {profile.teacher_steps} steps; more steps "
             "raise the accuracy the students are measured against and learn from.",
             f"- A longer search: {profile.quality_search_trials} trials per ratio (TPE's first "
@@ -162,6 +163,15 @@ def _gap_text(report: Report) -> list[str]:
             "SST-2.",
         ]
     return lines
+
+
+def _more_steps_hint(profile: Profile) -> str:
+    """Which profile raises the distillation budget beyond ``profile``'s."""
+    if profile.name == "full":
+        return "More epochs than `--full` gives (set a larger `RunBudget`) would raise it further."
+    if profile.name == "cpu":
+        return "The `full` profile (a GPU) trains 15 times as many steps."
+    return "The `cpu` and `full` profiles raise this."
 
 
 def _curves(report: Report) -> list[str]:
@@ -302,6 +312,19 @@ def _costs(report: Report) -> list[str]:
     return lines
 
 
+def _wall_line(report: Report) -> str:
+    """The profile's compute time, summed from the stored trials, against its limit."""
+    ray = float(report.costs.study_wall_s or 0.0)
+    minutes = (report.wall_seconds + ray) / 60
+    limit = report.profile.limit_minutes
+    bound = f" (the profile's limit: {limit:g} min)" if limit else ""
+    return (
+        f"Compute time of the stored runs: {minutes:.0f} min{bound}, the sum of every "
+        "in-process trial's wall time and the Ray study's; a run interrupted and resumed adds "
+        "only what it ran."
+    )
+
+
 def render(report: Report, command: str) -> str:
     """The whole of BENCHMARKS.md."""
     profile = report.profile
@@ -315,6 +338,8 @@ def render(report: Report, command: str) -> str:
         "Budgets of this profile:",
         "",
         *[f"- {line}" for line in profile.budget_lines()],
+        "",
+        _wall_line(report),
         "",
     ]
     parts = [_quality(report), _curves(report), _efficiency(report), _costs(report)]

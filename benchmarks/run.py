@@ -152,6 +152,7 @@ def run(argv: Sequence[str] | None = None) -> Path:
         costs=collect_costs(bench),
         train_size=len(load_task(bench.task_spec()).train),
         figures={},
+        wall_seconds=bench.wall_seconds(),
     )
     path = (out if profile.headline else results) / "BENCHMARKS.md"
     figures = write_figures(report, results, path.parent)

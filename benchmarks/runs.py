@@ -160,6 +160,14 @@ class Bench:
         prefix = f"bench-{self.profile.name}-"
         return {s.study_name: s for s in summaries if s.study_name.startswith(prefix)}
 
+    def wall_seconds(self) -> float:
+        """Wall time of every finished trial of this profile's in-process studies, summed."""
+        total = 0.0
+        for name in self.studies():
+            for trial in self.trials(name):
+                total += float(trial.user_attrs.get("wall_s", 0.0) or 0.0)
+        return total
+
     def trials(self, name: str) -> list[FrozenTrial]:
         """The finished (COMPLETE) trials of study ``name``, by number; [] when it does not exist."""
         if name not in self.studies():
