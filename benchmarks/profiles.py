@@ -112,8 +112,9 @@ class Profile:
             f"{self.eval_every} steps",
             f"efficiency: at {self.efficiency_target:g}x, {self.efficiency_trials} trials per "
             f"space and seed, seeds {seeds}; every trial {run(self.efficiency)}",
-            f"costs: a Ray Tune + Optuna study of {self.costs_ray_trials} trials with the "
-            f"efficiency budget, against the same trial run in-process",
+            f"costs: a Ray Tune + Optuna study of {self.costs_ray_trials} "
+            f"trial{'s' if self.costs_ray_trials != 1 else ''} with the efficiency budget, "
+            "against the same trial run in-process",
         ]
 
 

@@ -59,6 +59,7 @@ class TeacherSettings:
     steps: int = 300
     batch_size: int = 32
     learning_rate: float = 5e-5
+    seed: int | None = None  # None: the study's seed; pin it to share one teacher across seeds
 
 
 @dataclass(frozen=True)
@@ -267,6 +268,7 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
             steps=teacher.integer("steps", TeacherSettings.steps),
             batch_size=teacher.integer("batch_size", TeacherSettings.batch_size),
             learning_rate=teacher.number("learning_rate", TeacherSettings.learning_rate),
+            seed=None if teacher.data.get("seed") is None else teacher.integer("seed", 0, minimum=0),
         ),
         resources=Resources(
             cpu=resources.number("cpu", Resources.cpu),

@@ -70,7 +70,10 @@ def one_line(exc: BaseException) -> str:
 
 
 def teacher_config(context: TrialContext) -> Any:
-    """The study's ``TeacherConfig`` (the same in the driver and every trial: one cache key)."""
+    """The study's ``TeacherConfig`` (the same in the driver and every trial: one cache key).
+
+    Its seed is ``teacher.seed`` when the study file sets one, else the study's seed.
+    """
     from ladasearch.compression.teacher import TeacherConfig
 
     settings = context.teacher
@@ -79,7 +82,7 @@ def teacher_config(context: TrialContext) -> Any:
         batch_size=settings.batch_size,
         learning_rate=settings.learning_rate,
         max_length=context.trial.max_length,
-        seed=context.seed,
+        seed=context.seed if settings.seed is None else settings.seed,
     )
 
 

@@ -52,6 +52,7 @@ def test_shipped_study_files_parse() -> None:
             "x.yaml: trial.learning_rate must be a positive number",
         ),
         ({"resources": {"gpu": -1}}, "x.yaml: resources.gpu must be a number >= 0"),
+        ({"teacher": {"seed": "zero"}}, "x.yaml: teacher.seed must be an integer >= 0"),
         ({"resources": 4}, "x.yaml: resources must be a mapping"),
         ({"space": "grid"}, "x.yaml: space must be one of constrained, independent, rejection"),
         ({"sampler": "cmaes"}, "x.yaml: sampler must be one of"),
@@ -81,6 +82,31 @@ def test_broken_keys_are_named(change: dict[str, Any], message: str) -> None:
         parse_study(data, source="x.yaml")
     assert str(raised.value).startswith(message)
     assert "\n" not in str(raised.value)
+
+
+def test_teacher_seed_follows_the_study_seed_unless_pinned() -> None:
+    from ladasearch.search.trainable import TrialContext, teacher_config
+    from ladasearch.tasks import TaskSpec
+
+    def seed_of(data: dict[str, Any]) -> int:
+        study = parse_study(data)
+        context = TrialContext(
+            storage_url="sqlite://",
+            study_name=study.name,
+            model=study.model,
+            task=TaskSpec(study.task),
+            trial=study.trial,
+            teacher=study.teacher,
+            seed=study.seed,
+            study_dir=".",
+            keep_models=False,
+            cpus=1,
+        )
+        return int(teacher_config(context).seed)
+
+    assert seed_of({**BASE, "seed": 3}) == 3
+    assert seed_of({**BASE, "seed": 3, "teacher": {"seed": 0}}) == 0
+    assert parse_study({**BASE, "teacher": {"seed": 0}}).teacher.seed == 0
 
 
 def test_targets_accept_factors_and_ratios() -> None:
