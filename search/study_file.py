@@ -268,7 +268,9 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
             steps=teacher.integer("steps", TeacherSettings.steps),
             batch_size=teacher.integer("batch_size", TeacherSettings.batch_size),
             learning_rate=teacher.number("learning_rate", TeacherSettings.learning_rate),
-            seed=None if teacher.data.get("seed") is None else teacher.integer("seed", 0, minimum=0),
+            seed=None
+            if teacher.data.get("seed") is None
+            else teacher.integer("seed", 0, minimum=0),
         ),
         resources=Resources(
             cpu=resources.number("cpu", Resources.cpu),
