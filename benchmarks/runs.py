@@ -28,7 +28,7 @@ from optuna.trial import FrozenTrial, TrialState
 from benchmarks.profiles import Profile
 from ladasearch.compression.budget import ParameterGroups, Ratios, parameter_groups
 from ladasearch.errors import StorageError
-from ladasearch.search.orchestrator import make_sampler
+from ladasearch.search.orchestrator import make_sampler, resumed_sampler
 from ladasearch.search.space import GroupSizes, SearchSpace
 from ladasearch.search.storage import open_storage, redact
 from ladasearch.tasks import TaskSpec
@@ -265,6 +265,8 @@ def run_trials(
         load_if_exists=True,
     )
     fresh = not study.user_attrs
+    if not fresh:  # a resumed study must not replay the first run's draws
+        study.sampler = resumed_sampler(sampler, seed, len(study.get_trials(deepcopy=False)))
     if fresh:
         for key, value in {"part": name.split("-")[2], **(attrs or {})}.items():
             study.set_user_attr(key, _json_safe(value))

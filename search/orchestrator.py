@@ -34,7 +34,7 @@ from ladasearch.search.study_file import StudyFile
 from ladasearch.search.trainable import TrialContext, one_line, run_trial, teacher_config
 from ladasearch.tasks import TaskSpec
 
-__all__ = ["NUM_GPUS_ENV", "StudyRun", "make_sampler", "run_study", "task_spec"]
+__all__ = ["NUM_GPUS_ENV", "StudyRun", "make_sampler", "resumed_sampler", "run_study", "task_spec"]
 
 NUM_GPUS_ENV = "LADASEARCH_RAY_NUM_GPUS"
 """GPUs to declare to a local Ray (default: detected); ``1`` exercises GPU scheduling on a CPU."""
@@ -78,6 +78,16 @@ def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
         if name == "qmc":
             return optuna.samplers.QMCSampler(seed=seed)
     raise StudyFileError(f"unknown sampler {name!r}")
+
+
+def resumed_sampler(name: str, seed: int, existing: int) -> optuna.samplers.BaseSampler:
+    """The sampler for a study that already holds ``existing`` trials.
+
+    A sampler re-created with the study's seed would replay the first run's random draws and
+    propose the trials already run again; offsetting the seed by the number of stored trials
+    keeps a resumed search both new and reproducible (a fresh study keeps ``seed``).
+    """
+    return make_sampler(name, seed + existing)
 
 
 def _check_feasible(study: StudyFile, groups: Any) -> None:
@@ -318,6 +328,11 @@ def run_study(
     if fresh:
         for key, value in _study_attrs(study, sizes).items():
             ot_study.set_user_attr(key, value)
+    else:
+        sampler = resumed_sampler(
+            study.sampler, study.seed, len(ot_study.get_trials(deepcopy=False))
+        )
+        ot_study.sampler = sampler
     requested = trials if trials is not None else study.trials
     stale = fail_stale_trials(ot_study, owner=owns_study(ot_study))
     finished = sum(1 for trial in ot_study.get_trials(deepcopy=False) if counted(trial))

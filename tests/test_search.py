@@ -200,6 +200,7 @@ def test_resume_after_the_search_process_is_killed(
     assert trials[1].user_attrs.get("retry_of") == 0 and trials[1].params == trials[0].params
     finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     assert len(finished) == 2 and len(trials) == 3
+    assert trials[2].params != trials[0].params  # the resumed sampler does not replay its draws
 
 
 def test_gpu_trial_is_scheduled_on_a_declared_gpu(
