@@ -8,6 +8,11 @@ values are set to 0 and the forward pass multiplies by the mask, so their gradie
 stay exactly 0 through optimizer steps (AdamW weight decay included). ``apply_masks_()`` re-zeros
 them in place for extra safety after a step. "Nonzero" counts are counts of entries *not removed
 by a mask* (a kept weight that happens to be 0.0 still counts), biases included when asked.
+
+Inference: switching a module to eval mode (``model.eval()``) re-zeros the pruned values once, and
+the eval-mode forward then multiplies by the stored tensors directly. Multiplying by the mask on
+every call costs an element-wise pass over each weight, which at batch 1 is as slow as the matrix
+product itself; training mode keeps the mask in the forward pass (that is what zeros the gradient).
 """
 
 from __future__ import annotations
@@ -70,6 +75,16 @@ class _Prunable(nn.Module):
         """Each pruned parameter with its boolean mask buffer (same shape)."""
         for param_name, mask_name in self.MASKED:
             yield getattr(self, param_name), getattr(self, mask_name)
+
+    def train(self, mode: bool = True) -> _Prunable:
+        """Like ``nn.Module.train``; entering eval mode re-zeros the pruned values (see forward)."""
+        if not mode:
+            self.apply_masks_()
+        return super().train(mode)
+
+    def _effective(self, param: Tensor, mask: Tensor) -> Tensor:
+        """``param * mask`` while training; ``param`` itself in eval mode (pruned entries are 0)."""
+        return param * mask if self.training else param
 
     @torch.no_grad()
     def apply_masks_(self) -> None:
@@ -178,7 +193,9 @@ class MaskedLinear(_Prunable):
         return self.weight * self.mask  # (m, n)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.weight * self.mask, self.bias)  # (..., n) -> (..., m)
+        return F.linear(
+            x, self._effective(self.weight, self.mask), self.bias
+        )  # (..., n) -> (..., m)
 
     def extra_repr(self) -> str:
         kept = int(self.mask.sum())
@@ -251,8 +268,8 @@ class FactorizedLinear(_Prunable):
         return (self.a * self.mask_a) @ (self.b * self.mask_b)  # (m, r) @ (r, n) -> (m, n)
 
     def forward(self, x: Tensor) -> Tensor:
-        h = F.linear(x, self.b * self.mask_b)  # (..., n) -> (..., r)
-        return F.linear(h, self.a * self.mask_a, self.bias)  # (..., r) -> (..., m)
+        h = F.linear(x, self._effective(self.b, self.mask_b))  # (..., n) -> (..., r)
+        return F.linear(h, self._effective(self.a, self.mask_a), self.bias)  # (..., r) -> (..., m)
 
     def extra_repr(self) -> str:
         return (

@@ -114,6 +114,27 @@ def test_pruned_entries_stay_zero_through_adamw(kind: str) -> None:
     )
 
 
+@pytest.mark.parametrize("kind", ["masked", "factorized"])
+def test_eval_mode_rezeros_pruned_values_and_gives_the_training_outputs(kind: str) -> None:
+    linear, x = _linear(128, 64), _inputs(64)
+    layer = (
+        MaskedLinear.from_linear(linear)
+        if kind == "masked"
+        else FactorizedLinear.from_linear(linear, 9)
+    )
+    layer.prune_(0.3)
+    with torch.no_grad():
+        expected = layer(x)  # training mode: multiplied by the mask
+        for param, mask in layer.masked_parameters():
+            param[~mask] = 7.0  # a stored pruned value that is no longer 0
+    layer.eval()
+    for param, mask in layer.masked_parameters():
+        assert torch.count_nonzero(param[~mask]) == 0  # eval() re-zeroed them
+    with torch.no_grad():
+        torch.testing.assert_close(layer(x), expected, atol=1e-6, rtol=0)
+    assert not layer.training and layer.train().training
+
+
 @pytest.mark.parametrize("keep", [0.05, 0.3, 0.77])
 def test_pruning_keeps_the_largest_entries_of_each_factor(keep: float) -> None:
     layer = FactorizedLinear.from_linear(_linear(128, 64), 10)
