@@ -65,6 +65,13 @@ def _linear(m: int, n: int, seed: int = 0) -> nn.Linear:
     return linear
 
 
+def _layer(kind: str, linear: nn.Linear, rank: int) -> MaskedLinear | FactorizedLinear:
+    """``linear`` as a ``MaskedLinear`` (kind "masked") or a rank-``rank`` ``FactorizedLinear``."""
+    if kind == "masked":
+        return MaskedLinear.from_linear(linear)
+    return FactorizedLinear.from_linear(linear, rank)
+
+
 def _inputs(n: int) -> torch.Tensor:
     return torch.randn(3, 5, n, generator=torch.Generator().manual_seed(1))  # (batch, seq, n)
 
@@ -94,11 +101,7 @@ def test_keep_all_pruning_is_identity(m: int, n: int) -> None:
 @pytest.mark.parametrize("kind", ["masked", "factorized"])
 def test_pruned_entries_stay_zero_through_adamw(kind: str) -> None:
     linear = _linear(128, 64)
-    layer = (
-        MaskedLinear.from_linear(linear)
-        if kind == "masked"
-        else FactorizedLinear.from_linear(linear, 9)
-    )
+    layer = _layer(kind, linear, rank=9)
     layer.prune_(0.3)
     pruned = [(param, ~mask.clone()) for param, mask in layer.masked_parameters()]
     optimizer = torch.optim.AdamW(layer.parameters(), lr=1e-2, weight_decay=0.1)
@@ -117,11 +120,7 @@ def test_pruned_entries_stay_zero_through_adamw(kind: str) -> None:
 @pytest.mark.parametrize("kind", ["masked", "factorized"])
 def test_eval_mode_rezeros_pruned_values_and_gives_the_training_outputs(kind: str) -> None:
     linear, x = _linear(128, 64), _inputs(64)
-    layer = (
-        MaskedLinear.from_linear(linear)
-        if kind == "masked"
-        else FactorizedLinear.from_linear(linear, 9)
-    )
+    layer = _layer(kind, linear, rank=9)
     layer.prune_(0.3)
     with torch.no_grad():
         expected = layer(x)  # training mode: multiplied by the mask
@@ -150,11 +149,7 @@ def test_pruning_keeps_the_largest_entries_of_each_factor(keep: float) -> None:
 @pytest.mark.parametrize("kind", ["masked", "factorized"])
 def test_dense_weight_and_to_dense_match_module(kind: str) -> None:
     linear, x = _linear(64, 128), _inputs(128)
-    layer = (
-        MaskedLinear.from_linear(linear)
-        if kind == "masked"
-        else FactorizedLinear.from_linear(linear, 12)
-    )
+    layer = _layer(kind, linear, rank=12)
     layer.prune_(0.4)
     dense = layer.to_dense()
     assert isinstance(dense, nn.Linear)
