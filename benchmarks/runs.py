@@ -163,8 +163,9 @@ class Bench:
     def wall_seconds(self) -> float:
         """Wall time of every finished trial of this profile's in-process studies, summed."""
         total = 0.0
-        for name in self.studies():
-            for trial in self.trials(name):
+        for name in self.studies():  # one summary query, then each study once
+            study = optuna.load_study(study_name=name, storage=self.storage)
+            for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
                 total += float(trial.user_attrs.get("wall_s", 0.0) or 0.0)
         return total
 
@@ -267,7 +268,7 @@ def run_trials(
     fresh = not study.user_attrs
     if not fresh:  # a resumed study must not replay the first run's draws
         study.sampler = resumed_sampler(sampler, seed, len(study.get_trials(deepcopy=False)))
-    if fresh:
+    else:
         for key, value in {"part": name.split("-")[2], **(attrs or {})}.items():
             study.set_user_attr(key, _json_safe(value))
         for params in enqueue or []:
