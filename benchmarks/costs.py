@@ -105,6 +105,8 @@ def run_costs(bench: Bench) -> None:
         cache_dir=str(bench.cache_dir) if bench.cache_dir else None,
     )
     study = optuna.load_study(study_name=name, storage=bench.storage)
+    if "subject" not in study.user_attrs:  # what it measured, as run_trials records it
+        study.set_user_attr("subject", profile.subject())
     if run.ran:  # finished trials cannot be updated: their provenance is a study attribute
         for number in run.ran:
             study.set_user_attr(f"provenance_{number}", bench.provenance())

@@ -88,8 +88,24 @@ class Profile:
         )
 
     def with_overrides(self, **changes: Any) -> Profile:
-        """A copy with ``changes`` (``None`` values ignored), e.g. another model or task."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with ``changes`` (``None`` values ignored), e.g. another model or task.
+
+        A copy that measures another model or task no longer writes the repo's BENCHMARKS.md.
+        """
+        given = {k: v for k, v in changes.items() if v is not None}
+        changed = dataclasses.replace(self, **given)
+        if changed.subject() != self.subject():
+            changed = dataclasses.replace(changed, headline=False)
+        return changed
+
+    def subject(self) -> dict[str, str | None]:
+        """What this profile measures: model, task and its columns (recorded on every study)."""
+        return {
+            "model": self.model,
+            "task": self.task,
+            "text_column": self.text_column,
+            "label_column": self.label_column,
+        }
 
     def budget_lines(self) -> list[str]:
         """The budgets in words (printed at start and written into BENCHMARKS.md)."""

@@ -26,7 +26,18 @@ from ladasearch.errors import LadaError
 __all__ = ["main", "run"]
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_STORAGE = f"sqlite:///{REPO / 'benchmarks' / 'results' / 'benchmarks.db'}"
+RESULTS = REPO / "benchmarks" / "results"
+
+
+def default_storage(profile: Profile) -> str:
+    """The study database a profile uses unless ``--storage`` names one: the committed
+    ``benchmarks/results/benchmarks.db`` for the profile BENCHMARKS.md reports, a database of its
+    own (untracked) for every other, so a quick run neither dirties nor is skipped by it."""
+    if profile.headline:
+        return f"sqlite:///{RESULTS / 'benchmarks.db'}"
+    return f"sqlite:///{RESULTS / profile.name / 'benchmarks.db'}"
+
+
 PARTS = ("quality", "curves", "efficiency", "costs")
 
 
@@ -45,7 +56,11 @@ def _parser() -> argparse.ArgumentParser:
         )
     chosen.add_argument("--profile", dest="profile", help="a profile by name (same as --NAME)")
     parser.add_argument(
-        "--storage", default=None, help=f"study database URL (default {DEFAULT_STORAGE})"
+        "--storage",
+        default=None,
+        help="study database URL (default: sqlite:///benchmarks/results/benchmarks.db for cpu, "
+        "committed with the numbers it reports; benchmarks/results/PROFILE/benchmarks.db for "
+        "the others)",
     )
     parser.add_argument(
         "--out",
@@ -66,23 +81,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _profile(args: argparse.Namespace, out: Path) -> Profile:
-    profile = get_profile(args.profile)
-    if profile.name == "smoke" and args.model is None:
-        from benchmarks.tiny import make_tiny
-
-        model_dir, csv_path = make_tiny(out / "benchmarks" / "results" / "smoke-data")
-        profile = profile.with_overrides(
-            model=str(model_dir),
-            task=f"csv:{csv_path}",
-            text_column="sentence",
-            label_column="sentiment",
-        )
-    return profile.with_overrides(
+def _profile(args: argparse.Namespace) -> Profile:
+    """The chosen profile with the command line's model and task (one-line error if unknown)."""
+    return get_profile(args.profile).with_overrides(
         model=args.model,
         task=args.task,
         text_column=args.text_column,
         label_column=args.label_column,
+    )
+
+
+def _with_smoke_data(profile: Profile, out: Path) -> Profile:
+    """The smoke profile, when no model was given, on a tiny model and task written under ``out``."""
+    if profile.name != "smoke" or profile.model != get_profile("smoke").model:
+        return profile
+    from benchmarks.tiny import make_tiny
+
+    model_dir, csv_path = make_tiny(out / "benchmarks" / "results" / "smoke-data")
+    return profile.with_overrides(
+        model=str(model_dir),
+        task=f"csv:{csv_path}",
+        text_column="sentence",
+        label_column="sentiment",
     )
 
 
@@ -101,6 +121,18 @@ def _announce(profile: Profile, storage: str, echo: object) -> None:
         )
 
 
+def shown_storage(url: str, root: Path) -> str:
+    """The database URL as the report shows it: credentials hidden, a SQLite file under ``root``
+    as a relative URL (``sqlite:///benchmarks/results/benchmarks.db``), valid from ``root``."""
+    from ladasearch.search.storage import redact
+
+    if url.startswith("sqlite:////"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if path.is_relative_to(root):
+            return f"sqlite:///{path.relative_to(root).as_posix()}"
+    return redact(url)
+
+
 def run(argv: Sequence[str] | None = None) -> Path:
     """Run the command; return the path of the BENCHMARKS.md it wrote."""
     args = _parser().parse_args(argv)
@@ -113,12 +145,12 @@ def run(argv: Sequence[str] | None = None) -> Path:
     from ladasearch.search.storage import open_storage, redact, resolve_storage_url
 
     out = Path(args.out).resolve()
-    get_profile(args.profile)  # an unknown profile fails first
-    url = resolve_storage_url(args.storage or DEFAULT_STORAGE)
+    profile = _profile(args)  # an unknown profile fails first
+    url = resolve_storage_url(args.storage or default_storage(profile))
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     storage = open_storage(url)  # a dead database fails next, in one line
-    profile = _profile(args, out)
+    profile = _with_smoke_data(profile, out)
     shown = ["python", "-m", "benchmarks.run", *(argv if argv is not None else sys.argv[1:])]
     command = shlex.join(shown)
     results = out / "benchmarks" / "results" / profile.name
@@ -126,6 +158,7 @@ def run(argv: Sequence[str] | None = None) -> Path:
         profile, url, results, command, cache_dir=args.cache, echo=lambda s: print(s, flush=True)
     )
     bench._storage = storage
+    bench.check_subject()
     _announce(profile, redact(url), bench.echo)
     started = time.perf_counter()
     if not args.report_only:
@@ -145,7 +178,7 @@ def run(argv: Sequence[str] | None = None) -> Path:
 
     report = Report(
         profile=profile,
-        storage=redact(url),
+        storage=shown_storage(url, out),
         quality=collect_quality(bench),
         curves=collect_curves(bench),
         efficiency=collect_efficiency(bench),

@@ -27,7 +27,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from benchmarks.profiles import Profile
 from ladasearch.compression.budget import ParameterGroups, Ratios, parameter_groups
-from ladasearch.errors import StorageError
+from ladasearch.errors import LadaError, StorageError
 from ladasearch.search.orchestrator import make_sampler, resumed_sampler
 from ladasearch.search.space import GroupSizes, SearchSpace
 from ladasearch.search.storage import open_storage, redact
@@ -160,6 +160,21 @@ class Bench:
         prefix = f"bench-{self.profile.name}-"
         return {s.study_name: s for s in summaries if s.study_name.startswith(prefix)}
 
+    def check_subject(self) -> None:
+        """One-line :class:`LadaError` when this profile's studies in the database measured
+        another model or task (their runs would otherwise be reported as this command's).
+        A study that recorded no subject (one made before the record existed) is taken as is."""
+        wanted = self.profile.subject()
+        for name, summary in self.studies().items():
+            stored = summary.user_attrs.get("subject")
+            if stored is not None and stored != wanted:
+                raise LadaError(
+                    f"study {name} in {redact(self.storage_url)} holds runs of model "
+                    f"`{stored.get('model')}` on task `{stored.get('task')}`, not "
+                    f"`{wanted['model']}` on `{wanted['task']}`: pass --storage with another "
+                    "database"
+                )
+
     def wall_seconds(self) -> float:
         """Wall time of every finished trial of this profile's in-process studies, summed."""
         total = 0.0
@@ -269,7 +284,8 @@ def run_trials(
     if not fresh:  # a resumed study must not replay the first run's draws
         study.sampler = resumed_sampler(sampler, seed, len(study.get_trials(deepcopy=False)))
     else:
-        for key, value in {"part": name.split("-")[2], **(attrs or {})}.items():
+        subject = bench.profile.subject()
+        for key, value in {"part": name.split("-")[2], "subject": subject, **(attrs or {})}.items():
             study.set_user_attr(key, _json_safe(value))
         for params in enqueue or []:
             study.enqueue_trial(params, user_attrs={"enqueued": True})

@@ -9,7 +9,7 @@ import optuna
 import pytest
 
 from benchmarks.profiles import PROFILES, estimate_seconds
-from benchmarks.run import main, run
+from benchmarks.run import default_storage, main, run, shown_storage
 
 TABLE_ROW = re.compile(r"^\| (2\.5x|5x) \| ")
 
@@ -65,6 +65,14 @@ def test_smoke_runs_end_to_end_then_resumes(
     assert not re.search(r"#\d+: dev", output)
     assert "wrote" in output
 
+    other = tmp_path / "other.csv"  # another task against the same database: refused, nothing run
+    other.write_bytes(tiny_csv.read_bytes())
+    elsewhere = [*args[:3], "--task", f"csv:{other}", *args[5:]]
+    assert main(elsewhere) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: study bench-smoke-") and "--storage" in err and "\n" not in err
+    assert _trial_count(tmp_path) == first
+
 
 def test_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):  # argparse: unknown flag
@@ -92,3 +100,22 @@ def test_profiles_state_budgets_within_their_limits() -> None:
         assert len(profile.efficiency_seeds) >= 3
         assert all(line for line in profile.budget_lines())
     assert set(PROFILES["cpu"].quality_ratios) == {2.5, 5.0, 7.5, 10.0}
+
+
+def test_report_names_a_database_in_the_repo_by_a_relative_url(tmp_path: Path) -> None:
+    inside = f"sqlite:///{tmp_path / 'benchmarks' / 'results' / 'benchmarks.db'}"
+    assert shown_storage(inside, tmp_path) == "sqlite:///benchmarks/results/benchmarks.db"
+    outside = f"sqlite:///{tmp_path.parent / 'other.db'}"
+    assert shown_storage(outside, tmp_path) == outside
+    server = "postgresql+psycopg://user:secret@db:5432/studies"
+    assert "secret" not in shown_storage(server, tmp_path)
+
+
+def test_only_the_reported_profile_on_its_own_subject_uses_the_committed_database() -> None:
+    cpu = PROFILES["cpu"]
+    assert default_storage(cpu).endswith("benchmarks/results/benchmarks.db")
+    assert default_storage(PROFILES["quick"]).endswith("benchmarks/results/quick/benchmarks.db")
+    assert cpu.with_overrides(model="minilm", task=None).headline  # the same subject
+    theirs = cpu.with_overrides(model="/models/their-bert", task="csv:their.csv")
+    assert not theirs.headline
+    assert default_storage(theirs).endswith("benchmarks/results/cpu/benchmarks.db")
