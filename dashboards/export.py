@@ -422,7 +422,7 @@ def retrain_trial(
             batch_size=teacher.batch_size,
             learning_rate=teacher.learning_rate,
             max_length=schedule.max_length,
-            seed=seed if teacher.seed is None else teacher.seed,
+            seed=teacher.seed_for(seed),
         ),
         seed=seed,
         device=device,

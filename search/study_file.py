@@ -61,6 +61,10 @@ class TeacherSettings:
     learning_rate: float = 5e-5
     seed: int | None = None  # None: the study's seed; pin it to share one teacher across seeds
 
+    def seed_for(self, study_seed: int) -> int:
+        """The teacher's seed in a study seeded ``study_seed``: ``seed`` when pinned."""
+        return study_seed if self.seed is None else self.seed
+
 
 @dataclass(frozen=True)
 class Resources:

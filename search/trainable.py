@@ -82,7 +82,7 @@ def teacher_config(context: TrialContext) -> Any:
         batch_size=settings.batch_size,
         learning_rate=settings.learning_rate,
         max_length=context.trial.max_length,
-        seed=context.seed if settings.seed is None else settings.seed,
+        seed=settings.seed_for(context.seed),
     )
 
 
