@@ -209,27 +209,30 @@ def _curves(report: Report) -> list[str]:
 
 
 def _compression_dips(report: Report) -> list[str]:
-    """Sentences on where the compressed run's dev accuracy fell at an iteration boundary."""
+    """A sentence on where the compressed run's dev accuracy fell at an iteration boundary."""
     budget = report.profile.curve
     ladabert = next((c for c in report.curves if c.variant == "ladabert"), None)
-    if ladabert is None or budget.iterations < 2:
+    if ladabert is None or not ladabert.points or budget.iterations < 2:
         return []
     points = dict(ladabert.points)
-    sentences = []
-    for boundary in range(budget.steps, budget.steps * budget.iterations, budget.steps):
+    dips = []
+    for boundary in range(budget.steps, budget.total_steps, budget.steps):
         before = max((s for s in points if s <= boundary), default=None)
         after = min((s for s in points if s > boundary), default=None)
-        if before is None or after is None or points[before] - points[after] < 0.01:
-            continue
-        end = max(points)
-        sentences.append(
-            f"Each of the {budget.iterations} iterations compresses the student further before "
-            f"distilling it (the paper's iterative schedule): the LadaBERT run read "
-            f"{_pct(points[before])}% dev at step {before}, the end of an iteration, "
-            f"{_pct(points[after])}% at step {after} after the next compression, and "
-            f"{_pct(points[end])}% at step {end}."
-        )
-    return ["", *sentences] if sentences else []
+        if before is not None and after is not None and points[before] - points[after] >= 0.01:
+            dips.append(
+                f"{_pct(points[before])}% dev at step {before}, the end of an iteration, "
+                f"{_pct(points[after])}% at step {after} after the next compression"
+            )
+    if not dips:
+        return []
+    end = max(points)
+    return [
+        "",
+        f"Each of the {budget.iterations} iterations compresses the student further before "
+        f"distilling it (the paper's iterative schedule): the LadaBERT run read "
+        f"{'; '.join(dips)}, and {_pct(points[end])}% at step {end}.",
+    ]
 
 
 def _steps(curves: Iterable[Curve]) -> list[int]:

@@ -92,18 +92,18 @@ def _profile(args: argparse.Namespace) -> Profile:
 
 
 def _with_smoke_data(profile: Profile, out: Path) -> Profile:
-    """The smoke profile, when no model was given, on a tiny model and task written under ``out``."""
-    if profile.name != "smoke" or profile.model != get_profile("smoke").model:
+    """The smoke profile, when no model was given, on a tiny model written under ``out``, and on
+    its tiny task unless the command line named a task."""
+    smoke = get_profile("smoke")
+    if profile.name != "smoke" or profile.model != smoke.model:
         return profile
     from benchmarks.tiny import make_tiny
 
     model_dir, csv_path = make_tiny(out / "benchmarks" / "results" / "smoke-data")
-    return profile.with_overrides(
-        model=str(model_dir),
-        task=f"csv:{csv_path}",
-        text_column="sentence",
-        label_column="sentiment",
-    )
+    tiny: dict[str, str] = {"model": str(model_dir)}
+    if profile.task == smoke.task:
+        tiny.update(task=f"csv:{csv_path}", text_column="sentence", label_column="sentiment")
+    return profile.with_overrides(**tiny)
 
 
 def _announce(profile: Profile, storage: str, echo: object) -> None:

@@ -186,9 +186,10 @@ class Bench:
 
     def trials(self, name: str) -> list[FrozenTrial]:
         """The finished (COMPLETE) trials of study ``name``, by number; [] when it does not exist."""
-        if name not in self.studies():
+        try:  # one lookup by name, not a listing of every study per call
+            study = optuna.load_study(study_name=name, storage=self.storage)
+        except KeyError:
             return []
-        study = optuna.load_study(study_name=name, storage=self.storage)
         done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
         return sorted(done, key=lambda t: t.number)
 
