@@ -22,9 +22,18 @@ from ladasearch.compression.layers import FactorizedLinear, MaskedLinear
 from ladasearch.compression.plan import apply_layout_, compression_layout
 from ladasearch.errors import ModelError
 
-__all__ = ["FORMAT_VERSION", "METADATA_FILE", "WEIGHTS_FILE", "load_compressed", "save_compressed"]
+__all__ = [
+    "EXPORT_FORMAT_VERSION",
+    "FORMAT_VERSION",
+    "METADATA_FILE",
+    "WEIGHTS_FILE",
+    "load_compressed",
+    "packed_state",
+    "save_compressed",
+]
 
 FORMAT_VERSION = 1
+EXPORT_FORMAT_VERSION = 2  # an export folder: transformers remote code + runtime forms (export.py)
 METADATA_FILE = "ladasearch.json"
 WEIGHTS_FILE = "model.safetensors"
 _VALUES = ".kept_values"
@@ -59,6 +68,25 @@ def _unpack(kept: Tensor, bits: Tensor, shape: torch.Size, key: str) -> tuple[Te
     return values, mask
 
 
+def packed_state(model: nn.Module, prefix: str = "") -> dict[str, Tensor]:
+    """The tensors ``model.safetensors`` stores: pruned ones packed, mask buffers dropped.
+
+    Each key gets ``prefix`` (an export stores them under the wrapper's ``inner.``).
+    """
+    state = model.state_dict()
+    masked = _masked_keys(model)
+    tensors: dict[str, Tensor] = {}
+    for key, tensor in state.items():
+        if key in masked.values():
+            continue
+        if key in masked:
+            kept, bits = _pack(tensor, state[masked[key]])
+            tensors[prefix + key + _VALUES], tensors[prefix + key + _BITMASK] = kept, bits
+        else:
+            tensors[prefix + key] = tensor.detach().cpu().contiguous().clone()
+    return tensors
+
+
 def save_compressed(
     model: nn.Module, tokenizer: Any, out_dir: str | Path, metadata: dict[str, Any]
 ) -> Path:
@@ -72,17 +100,7 @@ def save_compressed(
     config.save_pretrained(folder)
     if tokenizer is not None:
         tokenizer.save_pretrained(folder)
-    state = model.state_dict()
-    masked = _masked_keys(model)
-    tensors: dict[str, Tensor] = {}
-    for key, tensor in state.items():
-        if key in masked.values():
-            continue
-        if key in masked:
-            tensors[key + _VALUES], tensors[key + _BITMASK] = _pack(tensor, state[masked[key]])
-        else:
-            tensors[key] = tensor.detach().cpu().contiguous().clone()
-    save_file(tensors, str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
+    save_file(packed_state(model), str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
     dtype = next(model.parameters()).dtype
     labels = [config.id2label[i] for i in range(config.num_labels)]
     document = {
@@ -109,8 +127,9 @@ def _read_document(folder: Path) -> dict[str, Any]:
         document = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"{folder / METADATA_FILE} is unreadable: {exc}") from exc
-    if not isinstance(document, dict) or document.get("format_version") != FORMAT_VERSION:
-        raise ModelError(f"{folder / METADATA_FILE} is not a format {FORMAT_VERSION} file")
+    versions = (FORMAT_VERSION, EXPORT_FORMAT_VERSION)
+    if not isinstance(document, dict) or document.get("format_version") not in versions:
+        raise ModelError(f"{folder / METADATA_FILE} is not a format {FORMAT_VERSION} or 2 file")
     return document
 
 
@@ -128,6 +147,12 @@ def load_compressed(
 
     folder = Path(path)
     document = _read_document(folder)
+    if document["format_version"] == EXPORT_FORMAT_VERSION:
+        from ladasearch.compression.runtime import load_export
+
+        model, tokenizer = load_export(folder, document)
+        model.to(resolve_device(str(device))).eval()
+        return model, tokenizer, dict(document.get("metadata") or {})
     try:
         config = AutoConfig.from_pretrained(folder)
         model = AutoModelForSequenceClassification.from_config(config)
