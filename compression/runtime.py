@@ -216,6 +216,9 @@ def write_export(
     for name in CODE_FILES:
         shutil.copyfile(here / name, folder / name)
     if tokenizer is not None:
+        positions = exported.config.base_config.get("max_position_embeddings")
+        if positions and tokenizer.model_max_length > positions:  # so pipelines truncate
+            tokenizer.model_max_length = int(positions)
         tokenizer.save_pretrained(folder)
     save_file(packed_state(model, PREFIX), str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
     device = next(model.parameters()).device
@@ -261,3 +264,20 @@ def load_export(folder: Path, document: Mapping[str, Any]) -> tuple[nn.Module, A
     if model.config.runtime_layout != document.get("layout"):
         raise ModelError(f"{folder}: config.json and {METADATA_FILE} record different layouts")
     return model, tokenizer
+
+
+def densify_(model: nn.Module) -> nn.Module:
+    """Multiply every compressed layer back into a plain ``nn.Linear`` / ``nn.Embedding``, in
+    place: a stock architecture that loads anywhere, without the size saving."""
+    from ladasearch.compression.targets import replace_module
+
+    for fqn, module in list(model.named_modules()):
+        if isinstance(module, FactorizedLinear | MaskedLinear):
+            replace_module(model, fqn, module.to_dense())
+        elif isinstance(module, FactorizedEmbedding):
+            weight = module.dense_weight().detach()  # (V, d)
+            embedding = nn.Embedding.from_pretrained(
+                weight, freeze=False, padding_idx=module.padding_idx
+            )
+            replace_module(model, fqn, embedding)
+    return model

@@ -132,7 +132,7 @@ def run_demo(
     register_figures(storage, [record.name])
     trial = select_trial(record)
     export_dir = out_dir / "best-model"
-    exported = export_trial(record, trial, export_dir, force=True)
+    exported = export_trial(record, trial, export_dir, force=True, allow_retrain=True)
     return DemoResult(
         out_dir=out_dir,
         storage_url=url,

@@ -9,10 +9,12 @@ writes it (so ``ladasearch.load(DIR)`` and ``ladasearch predict DIR`` run it), p
   package versions;
 - ``README.md``: the model card, metrics against the teacher and how to load the model.
 
-The model is copied from the trial's ``model_dir`` after its ``model_sha256`` is checked; when
-the trial's model was not kept, it is retrained from the configuration with ``compress_job``.
-Everything is written to a staging folder first and moved into place at the end, so a failure
-leaves no half-written export behind.
+The model is read from the trial's ``model_dir`` (relative to the study's run folder) after its
+``model_sha256`` is checked and written in its runtime form (``export_runtime``: transformers
+remote code, or ``--dense``; optionally ONNX). When the trial's model is gone, export says so in
+one line; it retrains from the configuration with ``compress_job`` only when asked (``--retrain``).
+Everything is written to a staging folder and swapped into place (``export_folder``), so a
+failure leaves no half-written export behind and ``--force`` replaces only an earlier export.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import datetime as _dt
 import json
 import math
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -40,11 +41,13 @@ if TYPE_CHECKING:
 __all__ = [
     "CONFIG_STEM",
     "RETRAINED_NOTE",
+    "ExportOptions",
     "ExportResult",
     "NothingQualifies",
     "build_config",
     "export_trial",
     "matrix_layout",
+    "missing_model_message",
     "model_card",
     "package_versions",
     "retrain_trial",
@@ -434,6 +437,24 @@ def retrain_trial(
 # writing the folder
 
 
+@dataclass(frozen=True)
+class ExportOptions:
+    """How the model is written: ``dense`` (a stock architecture, factors multiplied back, no
+    size saving) or the runtime folder with forms ``measure``d per layer; ``onnx`` adds
+    ``model.onnx``, ``quantize="int8"`` also ``model.int8.onnx``."""
+
+    dense: bool = False
+    onnx: bool = False
+    quantize: str | None = None
+    measure: bool = True
+
+    def __post_init__(self) -> None:
+        if self.quantize not in (None, "int8"):
+            raise LadaError(f"--quantize must be int8, got {self.quantize!r}")
+        if self.quantize and not self.onnx:
+            raise LadaError("--quantize int8 quantizes the ONNX file: pass --onnx too")
+
+
 @dataclass
 class ExportResult:
     """What :func:`export_trial` wrote."""
@@ -445,26 +466,29 @@ class ExportResult:
     files: list[Path] = field(default_factory=list)
 
 
-def check_out_dir(out_dir: Path, force: bool) -> None:
-    """Refuse a non-empty ``out_dir`` unless ``force`` (a file in its place is always refused)."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise LadaError(f"{out_dir} exists and is not a folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
-        raise LadaError(
-            f"{out_dir} is not empty: pass --force to overwrite it, or choose another -o DIR"
-        )
-
-
-def _kept_model_dir(trial: TrialRecord) -> Path | None:
-    """The trial's saved model folder, when it is still there and its digest matches."""
-    from ladasearch.compression.evaluate import file_sha256
-    from ladasearch.compression.serialize import WEIGHTS_FILE
-
+def _model_dir(study: StudyRecord, trial: TrialRecord) -> Path | None:
+    """Where the trial's saved model should be: a relative ``model_dir`` is resolved against the
+    study's run folder (``study_dir``; else ``<runs_dir>/<study>`` from the working folder)."""
     raw = trial.user_attrs.get("model_dir")
     if not raw:
         return None
     folder = Path(str(raw))
-    if not (folder / WEIGHTS_FILE).is_file():
+    if folder.is_absolute():
+        return folder
+    base = study.user_attrs.get("study_dir")
+    if not base:
+        runs = study_settings(study).get("runs_dir") or "runs"
+        base = str(Path(str(runs)) / study.name)
+    return Path(str(base)) / folder
+
+
+def _kept_model_dir(study: StudyRecord, trial: TrialRecord) -> Path | None:
+    """The trial's saved model folder, when it is still there and its digest matches."""
+    from ladasearch.compression.evaluate import file_sha256
+    from ladasearch.compression.serialize import WEIGHTS_FILE
+
+    folder = _model_dir(study, trial)
+    if folder is None or not (folder / WEIGHTS_FILE).is_file():
         return None
     expected = trial.user_attrs.get("model_sha256")
     if expected and file_sha256(folder / WEIGHTS_FILE) != expected:
@@ -473,6 +497,16 @@ def _kept_model_dir(trial: TrialRecord) -> Path | None:
             "sha256: it was changed after the trial; re-run the trial or export another one"
         )
     return folder
+
+
+def missing_model_message(study: StudyRecord, trial: TrialRecord) -> str:
+    """The one line said when the trial's saved model is not there."""
+    folder = _model_dir(study, trial)
+    where = f"is gone ({folder})" if folder is not None else "was not kept (keep_models: false)"
+    return (
+        f"the saved model of trial {trial.number} {where}: pass --retrain to retrain it from "
+        "its configuration, or export another trial"
+    )
 
 
 Retrainer = Callable[[StudyRecord, TrialRecord, Path], Mapping[str, Any]]
@@ -485,42 +519,48 @@ def export_trial(
     *,
     force: bool = False,
     retrain: Retrainer | None = None,
+    allow_retrain: bool = False,
     device: str = "cpu",
+    options: ExportOptions | None = None,
 ) -> ExportResult:
-    """Write ``trial``'s model, configuration and card to ``out_dir``.
+    """Write ``trial``'s model, configuration and card to ``out_dir`` (see the module and
+    :mod:`ladasearch.dashboards.export_folder` for the folder's safety rules).
 
-    ``retrain(study, trial, folder)`` saves a freshly trained model into ``folder`` and returns
-    its metrics; it is called only when the trial's model was not kept (default:
-    :func:`retrain_trial`).
+    When the trial's saved model is not there this raises a one-line ``LadaError`` unless
+    ``allow_retrain``; then ``retrain(study, trial, folder)`` (default :func:`retrain_trial`)
+    saves a freshly trained model into ``folder`` and returns its metrics.
     """
     from ladasearch.compression.serialize import load_compressed
+    from ladasearch.dashboards.export_folder import check_out_dir, staged_folder, write_manifest
+    from ladasearch.dashboards.export_runtime import runtime_section, write_model
 
+    options = options or ExportOptions()
     check_out_dir(out_dir, force)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        kept = _kept_model_dir(trial)
+    kept = _kept_model_dir(study, trial)
+    if kept is None and not allow_retrain:
+        raise LadaError(missing_model_message(study, trial))
+    with staged_folder(out_dir) as staging:
         metrics: Mapping[str, Any] = {}
-        if kept is not None:
-            shutil.copytree(kept, staging, dirs_exist_ok=True)
-        else:
-            metrics = (retrain or retrain_trial)(study, trial, staging)
-        model, _tokenizer, _meta = load_compressed(staging, device)
+        source = kept
+        if source is None:
+            source = staging / ".retrained"
+            metrics = (retrain or retrain_trial)(study, trial, source)
+        model, tokenizer, meta = load_compressed(source, device)
         layout = matrix_layout(model)
+        runtime = write_model(model, tokenizer, meta, staging, options)
         del model
+        if source.parent == staging:
+            shutil.rmtree(source)
         config = build_config(study, trial, layout, metrics=metrics, retrained=kept is None)
+        config["runtime"] = runtime
         config_text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
         (staging / f"{CONFIG_STEM}.yaml").write_text(config_text, encoding="utf-8")
         (staging / f"{CONFIG_STEM}.json").write_text(
             json.dumps(config, indent=2) + "\n", encoding="utf-8"
         )
-        (staging / "README.md").write_text(model_card(config, str(out_dir)), encoding="utf-8")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        staging.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        card = model_card(config, str(out_dir)) + runtime_section(runtime, str(out_dir))
+        (staging / "README.md").write_text(card, encoding="utf-8")
+        write_manifest(staging, {"study": study.name, "trial_number": trial.number})
     files = sorted(p for p in out_dir.rglob("*") if p.is_file())
     return ExportResult(
         out_dir=out_dir, trial=trial, config=config, retrained=kept is None, files=files

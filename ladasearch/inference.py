@@ -37,7 +37,9 @@ class CompressedClassifier:
         self.metadata = metadata
         config: Any = model.config
         self.labels: list[str] = [str(config.id2label[i]) for i in range(config.num_labels)]
-        limits = [tokenizer.model_max_length, getattr(config, "max_position_embeddings", None)]
+        base = getattr(config, "base_config", None) or {}  # an export's runtime config
+        positions = getattr(config, "max_position_embeddings", base.get("max_position_embeddings"))
+        limits = [tokenizer.model_max_length, positions]
         self._max_length = min(int(x) for x in limits if isinstance(x, int | float) and x > 0)
 
     @property

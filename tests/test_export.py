@@ -107,6 +107,7 @@ def test_export_best_writes_model_config_and_card(
         "ladasearch.json",
     } <= names
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".export.")]  # no staging left
+    assert not (out / ".retrained").exists()
 
     config: dict[str, Any] = yaml.safe_load((out / "ladasearch-config.yaml").read_text())
     assert config == json.loads((out / "ladasearch-config.json").read_text())
@@ -179,8 +180,8 @@ def test_export_refuses_non_empty_dir_without_force(
     code, _, err = run(
         ["export", "tiny", "--trial", "0", "--storage", url, "-o", str(out), "--force"], capsys
     )
-    assert code == 0, err
-    assert not (out / "keep.txt").exists() and (out / "README.md").is_file()
+    assert code == 2 and "is not an earlier export" in err
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]  # nothing foreign is ever removed
 
 
 def test_export_missing_study_or_trial_is_one_line(
@@ -229,8 +230,16 @@ def test_export_retrains_a_model_that_was_not_kept(
         _, params = save_tiny(tiny_model_dir, folder)
         return {"accuracy": 0.79, "test_accuracy": 0.78, "params": params}
 
+    with pytest.raises(LadaError, match="was not kept .* pass --retrain"):
+        export_trial(study, select_trial(study), tmp_path / "re", retrain=retrain)
+    assert calls == [] and not (tmp_path / "re").exists()
     result = export_trial(
-        study, select_trial(study), tmp_path / "re", retrain=retrain, device="cpu"
+        study,
+        select_trial(study),
+        tmp_path / "re",
+        retrain=retrain,
+        allow_retrain=True,
+        device="cpu",
     )
     assert calls == [1] and result.retrained
     assert result.config["source"]["retrained"] is True

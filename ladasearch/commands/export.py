@@ -64,9 +64,37 @@ def register(subparsers: Any) -> None:
     export.add_argument(
         "-o", "--output", type=Path, required=True, metavar="DIR", help="folder to write"
     )
-    export.add_argument("--force", action="store_true", help="overwrite a non-empty DIR")
     export.add_argument(
-        "--device", default="auto", help="device to retrain on when the model was not kept"
+        "--force",
+        action="store_true",
+        help="replace an earlier export in DIR (only the files its manifest lists)",
+    )
+    export.add_argument(
+        "--dense",
+        action="store_true",
+        help="a stock architecture with the factors multiplied back (loads anywhere, no saving)",
+    )
+    export.add_argument(
+        "--onnx", action="store_true", help="also write model.onnx (needs the onnx extra)"
+    )
+    export.add_argument(
+        "--quantize", choices=["int8"], default=None, help="with --onnx: also model.int8.onnx"
+    )
+    export.add_argument(
+        "--no-measure",
+        dest="measure",
+        action="store_false",
+        help="skip timing each layer's runtime forms (factorized layers stay factorized)",
+    )
+    export.add_argument(
+        "--retrain",
+        action="store_true",
+        help="retrain the trial from its configuration when its saved model is gone",
+    )
+    export.add_argument(
+        "--device",
+        default="cpu",
+        help="device the runtime forms are measured on (and a --retrain runs on)",
     )
     export.add_argument(
         "--json", action="store_true", help="print one JSON object as the last line"
@@ -92,14 +120,18 @@ def run_export(args: argparse.Namespace) -> int:
     """Select the trial (writing nothing if none qualifies), then export it."""
     from ladasearch.dashboards.export import (
         RETRAINED_NOTE,
-        check_out_dir,
+        ExportOptions,
         export_trial,
         select_trial,
     )
+    from ladasearch.dashboards.export_folder import check_out_dir
     from ladasearch.dashboards.studies import load_studies
 
     if args.min_accuracy is not None and not 0.0 <= args.min_accuracy <= 1.0:
         raise LadaError(f"--min-accuracy must be in [0, 1], got {args.min_accuracy}")
+    options = ExportOptions(
+        dense=args.dense, onnx=args.onnx, quantize=args.quantize, measure=args.measure
+    )
     check_out_dir(args.output, args.force)
     (study,) = load_studies([args.study], args.storage)
     trial = select_trial(
@@ -110,12 +142,15 @@ def run_export(args: argparse.Namespace) -> int:
         f"{trial.nonzero_params:,.0f} nonzero params",
         file=sys.stderr if args.json else sys.stdout,
     )
-    if not _model_kept(trial.user_attrs.get("model_dir")):
-        print(
-            f"the trial's model was not kept: retraining it ({RETRAINED_NOTE.split(' (')[0]})",
-            file=sys.stderr,
-        )
-    result = export_trial(study, trial, args.output, force=args.force, device=args.device)
+    result = export_trial(
+        study,
+        trial,
+        args.output,
+        force=args.force,
+        allow_retrain=args.retrain,
+        device=args.device,
+        options=options,
+    )
     if args.json:
         print(
             json.dumps(
@@ -132,18 +167,20 @@ def run_export(args: argparse.Namespace) -> int:
         "ladasearch-config.yaml",
         "ladasearch-config.json",
         "model.safetensors",
+        *result.config["runtime"].get("onnx", []),
     ):
         print(f"  {result.out_dir / name}")
+    runtime = result.config["runtime"]
+    if runtime.get("forms"):
+        forms = ", ".join(f"{n} {form}" for form, n in sorted(runtime["forms"].items()))
+        print(f"runtime forms ({runtime['threads']} threads, {runtime['device']}): {forms}")
     print(
         f"dev accuracy {metrics.get('accuracy', float('nan')):.4f}, test accuracy "
         f"{metrics.get('test_accuracy', float('nan')):.4f}"
     )
     print(f'try: ladasearch predict {result.out_dir} --text "a gripping film"')
+    print(f"     ladasearch bench {result.out_dir}")
     return 0
-
-
-def _model_kept(model_dir: object) -> bool:
-    return bool(model_dir) and (Path(str(model_dir)) / "model.safetensors").is_file()
 
 
 def run_predict(args: argparse.Namespace) -> int:
