@@ -91,7 +91,9 @@ class LadaLinear(nn.Module):
             raise ValueError(f"unknown compressed linear kind {self.kind!r}")
         self.bias = nn.Parameter(torch.zeros(rows), requires_grad=False) if spec["bias"] else None
         self.form = spec.get("runtime") or ("factorized" if self.kind == "factorized" else "dense")
-        if self.form not in RUNTIME_FORMS or (self.form == "factorized" and self.kind != "factorized"):
+        if self.form not in RUNTIME_FORMS or (
+            self.form == "factorized" and self.kind != "factorized"
+        ):
             raise ValueError(f"runtime form {self.form!r} does not fit a {self.kind} layer")
         self._built: str | None = None
 
@@ -120,6 +122,9 @@ class LadaLinear(nn.Module):
         self.register_buffer("runtime_first", first, persistent=False)
         self.register_buffer("runtime_second", second.to(first.device), persistent=False)
         self.form = self._built = form
+
+    runtime_first: Tensor
+    runtime_second: Tensor
 
     def forward(self, x: Tensor) -> Tensor:
         if self._built != self.form:
@@ -206,7 +211,7 @@ class LadaForSequenceClassification(PreTrainedModel):
         return self
 
     @classmethod
-    def from_pretrained(cls, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def from_pretrained(cls, *args: Any, **kwargs: Any) -> Any:
         """``PreTrainedModel.from_pretrained``, then the runtime forms are built."""
         model = super().from_pretrained(*args, **kwargs)
         return model.materialize_()

@@ -23,7 +23,14 @@ from torch import Tensor, nn
 from ladasearch.compression.modeling_ladasearch import LadaLinear
 from ladasearch.errors import LadaError
 
-__all__ = ["INPUT_NAMES", "ONNX_FILE", "QUANTIZED_FILE", "export_onnx", "onnx_session", "quantize_int8"]
+__all__ = [
+    "INPUT_NAMES",
+    "ONNX_FILE",
+    "QUANTIZED_FILE",
+    "export_onnx",
+    "onnx_session",
+    "quantize_int8",
+]
 
 ONNX_FILE = "model.onnx"
 QUANTIZED_FILE = "model.int8.onnx"
@@ -63,6 +70,20 @@ def _sparsify(path: Path) -> int:
 
     proto = onnx.load(str(path))
     graph, kept, moved = proto.graph, [], 0
+    nodes = []
+    for (
+        node
+    ) in graph.node:  # the exporter inlines buffers as Constant nodes: make them initializers
+        value = next((a for a in node.attribute if a.name == "value"), None)
+        if node.op_type == "Constant" and value is not None and len(node.attribute) == 1:
+            tensor = onnx.TensorProto()
+            tensor.CopyFrom(value.t)
+            tensor.name = node.output[0]
+            graph.initializer.append(tensor)
+        else:
+            nodes.append(node)
+    del graph.node[:]
+    graph.node.extend(nodes)
     for init in graph.initializer:
         values = numpy_helper.to_array(init)
         if values.size >= SPARSE_MIN_SIZE and float(np.mean(values == 0)) >= SPARSE_MIN_ZEROS:

@@ -115,19 +115,19 @@ def export_model(
 
     config: Any = model.config
     base = config.to_dict()
-    lada_config = LadaConfig(
+    lada_config: Any = LadaConfig(
         base_config=base,
         runtime_layout=runtime_layout(model, forms, timings),
         id2label=dict(config.id2label),
         label2id=dict(config.label2id),
-        pad_token_id=config.pad_token_id,
     )
     lada_config.auto_map = dict(AUTO_MAP)
     lada_config.architectures = ["LadaForSequenceClassification"]
     device = next(model.parameters()).device
     exported = LadaForSequenceClassification(lada_config)
     exported.load_state_dict(packed_state(model, PREFIX), strict=True)
-    return exported.to(device).materialize_().eval()
+    exported.to(device)  # type: ignore[arg-type]  # transformers' typed wrapper of nn.Module.to
+    return exported.materialize_().eval()
 
 
 def _median_ms(run: Any, repeats: int) -> float:
@@ -167,7 +167,7 @@ def time_forms(
             for round_ in range(repeats + 1):  # the first round warms up
                 for form in forms:
                     module.materialize_(form)
-                    ms = _median_ms(lambda m=module: m(x), 1)
+                    ms = _median_ms(lambda m=module, x=x: m(x), 1)
                     if round_:
                         samples[form].append(ms)
             for form in forms:
@@ -187,6 +187,11 @@ def choose_forms(timings: Timings) -> dict[str, str]:
             by_form, key=lambda form: sum(by_form[form][i] / best[i] for i in range(2))
         )
     return chosen
+
+
+def _labels(model: nn.Module) -> dict[int, str]:
+    config: Any = model.config
+    return {int(i): str(label) for i, label in config.id2label.items()}
 
 
 def write_export(
@@ -226,7 +231,7 @@ def write_export(
         "format": "ladasearch-export",
         "format_version": EXPORT_FORMAT_VERSION,
         "model_class": "LadaForSequenceClassification",
-        "labels": [exported.config.id2label[i] for i in range(exported.config.num_labels)],
+        "labels": [str(label) for _, label in sorted(_labels(exported).items())],
         "tokenizer": tokenizer is not None,
         "layout": exported.config.runtime_layout,
         "measured_on": {"device": str(device), "threads": torch.get_num_threads()}

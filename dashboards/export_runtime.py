@@ -37,9 +37,7 @@ def write_model(
     else:
         exported = write_export(model, tokenizer, folder, metadata, measure=options.measure)
         layout: Any = exported.config.runtime_layout
-        forms = Counter(
-            spec["runtime"] for spec in layout["modules"].values() if "kept" in spec
-        )
+        forms = Counter(spec["runtime"] for spec in layout["modules"].values() if "kept" in spec)
         runtime.update(format="remote-code", measured=options.measure, forms=dict(forms))
     runtime["device"] = str(next(exported.parameters()).device)
     if options.onnx:

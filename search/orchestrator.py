@@ -346,6 +346,7 @@ def run_study(
             ot_study.enqueue_trial(params, user_attrs={"enqueued": True})
     study_dir = Path(study.runs_dir).resolve() / study.name
     study_dir.mkdir(parents=True, exist_ok=True)
+    ot_study.set_user_attr("study_dir", str(study_dir))  # trials' model_dir is relative to it
     context = TrialContext(
         storage_url=url,
         study_name=study.name,

@@ -7,6 +7,7 @@ user attributes the searcher and the trainable wrote (ratios, metrics, fail reas
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from typing import Any
 
@@ -100,6 +101,10 @@ def study_trials(name: str, storage: Any) -> dict[str, Any]:
     """``{"study": name, "directions": [...], "trials": [row, ...]}`` with rows keyed by TRIAL_KEYS."""
     study = _load(name, storage)
     trials = [_row(trial) for trial in study.get_trials(deepcopy=False)]
+    study_dir = study.user_attrs.get("study_dir")
+    for row in trials:  # stored relative to the study's run folder; shown where it is now
+        if study_dir and row.get("model_dir") and not os.path.isabs(row["model_dir"]):
+            row["model_dir"] = os.path.join(study_dir, row["model_dir"])
     return {
         "study": name,
         "directions": [d.name.lower() for d in study.directions],

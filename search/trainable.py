@@ -193,6 +193,8 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
             tune.report({"failed": 1, "fail_reason": reason, "iteration": len(history), "final": 1})
             return
         metrics = {**metrics, "target_ratio": config.get("target_ratio"), **ratios.to_dict()}
+        if metrics.get("model_dir"):  # relative to the study's run folder, which may move
+            metrics["model_dir"] = os.path.relpath(metrics["model_dir"], context.study_dir)
         for key in METRIC_KEYS:
             if key in metrics and metrics[key] is not None:
                 record.set(key, _json_safe(metrics[key]))

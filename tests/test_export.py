@@ -230,7 +230,7 @@ def test_export_retrains_a_model_that_was_not_kept(
         _, params = save_tiny(tiny_model_dir, folder)
         return {"accuracy": 0.79, "test_accuracy": 0.78, "params": params}
 
-    with pytest.raises(LadaError, match="was not kept .* pass --retrain"):
+    with pytest.raises(LadaError, match=r"was not kept .* pass --retrain"):
         export_trial(study, select_trial(study), tmp_path / "re", retrain=retrain)
     assert calls == [] and not (tmp_path / "re").exists()
     result = export_trial(
