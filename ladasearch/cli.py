@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "ladasearch.commands.search",
     "ladasearch.commands.browse",
     "ladasearch.commands.export",
+    "ladasearch.commands.bench",
     "ladasearch.commands.demo",
 )
 

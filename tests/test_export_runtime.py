@@ -359,3 +359,35 @@ def test_moved_model_is_one_line_and_retrains_only_when_asked(
     assert code == 2 and err.count("\n") == 1
     assert "the saved model of trial 0 is gone" in err and "--retrain" in err
     assert not out.exists()
+
+
+def test_bench_pair_interleaves_after_warmup() -> None:
+    from ladasearch.compression.bench import bench_pair
+
+    calls: list[str] = []
+    (t_ms, t_iqr), (s_ms, s_iqr) = bench_pair(
+        lambda: calls.append("T"), lambda: calls.append("S"), runs=20, warmup=3
+    )
+    assert len(calls) == 2 * 23
+    assert all({calls[i], calls[i + 1]} == {"T", "S"} for i in range(0, len(calls), 2))
+    assert calls[:4] == ["T", "S", "S", "T"]  # neither always runs first
+    assert t_iqr[0] <= t_ms <= t_iqr[1] and s_iqr[0] <= s_ms <= s_iqr[1]
+
+
+def test_bench_command_prints_both_engines_and_threads(
+    study: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, _ = study
+    out = tmp_path / "export"
+    assert main(["export", "tiny", "--trial", "0", "--storage", url, "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["bench", str(out), "--runs", "20", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    rows = {(r["engine"], r["batch"]): r for r in result["rows"]}
+    assert set(rows) == {("torch", 1), ("torch", 32), ("onnxruntime", 1), ("onnxruntime", 32)}
+    assert all(r["threads"] == 1 and r["runs"] == 20 and r["ratio"] > 0 for r in rows.values())
+    assert main(["bench", str(out), "--runs", "20", "--no-onnx", "--batch", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "1 threads" in printed and "student/teacher" in printed
+    assert main(["bench", str(out), "--runs", "5"]) == 2
+    assert "at least 20" in capsys.readouterr().err
