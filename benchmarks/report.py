@@ -11,11 +11,13 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from benchmarks.costs import CostResult
 from benchmarks.curves import LABELS as CURVE_LABELS
 from benchmarks.curves import Curve
 from benchmarks.efficiency import SEARCHES, EfficiencyResult
+from benchmarks.latency_report import latency_lines
 from benchmarks.profiles import Profile
 from benchmarks.quality import PAPER_TEACHER_SST2, VARIANTS, QualityRow
 from benchmarks.runs import ratio_label
@@ -58,6 +60,7 @@ class Report:
     train_size: int
     figures: dict[str, str]
     wall_seconds: float = 0.0
+    latency: dict[str, Any] | None = None  # results/<profile>/export_latency.json (part 5)
 
 
 def _pct(value: float | None, digits: int = 1) -> str:
@@ -388,6 +391,7 @@ def render(report: Report, command: str) -> str:
         "",
     ]
     parts = [_quality(report), _curves(report), _efficiency(report), _costs(report)]
+    parts.append(latency_lines(report.latency))
     body = [line for part in parts for line in [*part, ""]]
     return "\n".join(head + body).rstrip() + "\n"
 

@@ -139,6 +139,7 @@ def run(argv: Sequence[str] | None = None) -> Path:
     from benchmarks.costs import collect_costs, run_costs
     from benchmarks.curves import collect_curves, run_curves
     from benchmarks.efficiency import collect_efficiency, run_efficiency
+    from benchmarks.latency_report import collect_latency
     from benchmarks.quality import collect_quality, run_quality
     from benchmarks.report import Report, render, write_figures
     from benchmarks.runs import Bench
@@ -186,6 +187,7 @@ def run(argv: Sequence[str] | None = None) -> Path:
         train_size=len(load_task(bench.task_spec()).train),
         figures={},
         wall_seconds=bench.wall_seconds(),
+        latency=collect_latency(results),
     )
     path = (out if profile.headline else results) / "BENCHMARKS.md"
     figures = write_figures(report, results, path.parent)

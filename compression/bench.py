@@ -22,7 +22,14 @@ from torch import nn
 
 from ladasearch.errors import LadaError
 
-__all__ = ["BenchRow", "bench_export", "bench_pair", "format_rows", "teacher_like"]
+__all__ = [
+    "BenchRow",
+    "bench_export",
+    "bench_pair",
+    "format_rows",
+    "interleaved_latency",
+    "teacher_like",
+]
 
 Runner = Callable[[], Any]
 
@@ -91,6 +98,43 @@ def _torch_runner(model: nn.Module, inputs: dict[str, torch.Tensor]) -> Runner:
             return model(**inputs)
 
     return run
+
+
+def interleaved_latency(
+    teacher: nn.Module,
+    student: nn.Module,
+    tokenizer: Any,
+    device: torch.device,
+    *,
+    batch_sizes: Sequence[int] = (1, 32),
+    seq_len: int = 64,
+    runs: int = 20,
+    warmup: int = 3,
+) -> dict[str, dict[int, float]]:
+    """``{"teacher": {batch: ms}, "student": {batch: ms}}``: medians of interleaved torch runs
+    on ``device`` (synchronised around each pass on CUDA), the measurement of ``bench``."""
+    from ladasearch.tasks.batching import fixed_length_batch
+
+    result: dict[str, dict[int, float]] = {"teacher": {}, "student": {}}
+    for batch in batch_sizes:
+        inputs = {k: v.to(device) for k, v in fixed_length_batch(tokenizer, batch, seq_len).items()}
+
+        def runner(model: nn.Module, inputs: dict[str, torch.Tensor] = inputs) -> Runner:
+            forward = _torch_runner(model, inputs)
+            if device.type != "cuda":
+                return forward
+
+            def synced() -> Any:
+                torch.cuda.synchronize(device)
+                out = forward()
+                torch.cuda.synchronize(device)
+                return out
+
+            return synced
+
+        (t_ms, _), (s_ms, _) = bench_pair(runner(teacher), runner(student), runs, warmup)
+        result["teacher"][batch], result["student"][batch] = t_ms, s_ms
+    return result
 
 
 def _ort_runner(session: Any, inputs: dict[str, torch.Tensor]) -> Runner:

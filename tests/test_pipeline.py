@@ -68,6 +68,9 @@ def test_compress_job_reaches_the_predicted_size_and_reports_every_iteration(
         assert key in metrics, key
     assert 0.0 <= metrics["accuracy"] <= 1.0
     assert Path(metrics["model_dir"], "model.safetensors").is_file()
+    # latency as the export runs: every compressed linear in its measured runtime form
+    assert sum(metrics["latency_forms"].values()) == 2 * 6
+    assert metrics["teacher_latency_ms_b32"] > 0 and metrics["latency_ms_b32"] > 0
 
 
 def test_masks_hold_through_distillation(
