@@ -248,6 +248,11 @@ def test_onnx_parity_two_matmuls_and_int8(
     card = (out / "README.md").read_text()
     assert "model.int8.onnx" in card and "trust_remote_code=True" in card
 
+    # The Python verb gives the same graph from the folder.
+    (written,) = ladasearch.export_onnx(out, tmp_path / "again.onnx")
+    again = ort.InferenceSession(str(written), providers=["CPUExecutionProvider"])
+    assert np.abs(again.run(None, feed)[0] - expected).max() < 1e-4
+
     # Pruning only, 90% pruned: the ONNX file keeps the savings (sparse initializers).
     from ladasearch.compression.onnx_export import export_onnx
 
