@@ -95,8 +95,7 @@ def main() -> None:
             records.append(measure_factor(teacher, tokenizer, factor, folder, args.runs))
     document = {
         "command": shlex.join(["python", "-m", "benchmarks.export_latency", *sys.argv[1:]]),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs "
-        f"({platform.processor() or platform.machine()})",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
         "date": dt.date.today().isoformat(),
         "model": args.model,
         "teacher_params": count_nonzero_params(teacher),

@@ -46,9 +46,16 @@ def _goal_lines(document: dict[str, Any]) -> list[str]:
         if goal is None or "int8" in row["engine"]:
             continue
         verdict = "meets" if row["ratio"] <= goal else "misses"
+        low = row["student_iqr"][0] / row["teacher_iqr"][1]
+        high = row["student_iqr"][1] / row["teacher_iqr"][0]
+        noise = (
+            f" (within the noise: the interquartile ranges allow {low:.2f}x to {high:.2f}x)"
+            if low <= goal <= high
+            else ""
+        )
         lines.append(
             f"- 5x, {row['engine']}, batch {row['batch']}: the student takes {row['ratio']:.2f}x "
-            f"the teacher's time; it {verdict} the goal of at most {goal}x."
+            f"the teacher's time; it {verdict} the goal of at most {goal}x{noise}."
         )
     return lines
 
