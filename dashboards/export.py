@@ -19,12 +19,11 @@ failure leaves no half-written export behind and ``--force`` replaces only an ea
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import json
 import math
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -32,6 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from ladasearch.dashboards.export_select import NothingQualifies, select_trial
+from ladasearch.dashboards.export_source import (
+    Retrainer,
+    kept_model_dir,
+    missing_model_message,
+    retrain_trial,
+)
 from ladasearch.dashboards.studies import StudyRecord, TrialRecord
 from ladasearch.errors import LadaError
 
@@ -58,81 +64,6 @@ __all__ = [
 CONFIG_STEM = "ladasearch-config"
 RETRAINED_NOTE = "retrained from the configuration (the trial's model was not kept)"
 PACKAGES = ("ladasearch", "torch", "transformers", "optuna", "ray", "optuna-dashboard", "plotly")
-
-
-class NothingQualifies(LadaError):
-    """No finished trial meets the export constraints (nothing is written)."""
-
-
-# ---------------------------------------------------------------------------------------------
-# choosing the trial (pure)
-
-
-def _describe(min_accuracy: float | None, max_params: float | None) -> str:
-    parts = []
-    if max_params is not None:
-        parts.append(f"params <= {max_params:,.0f}")
-    if min_accuracy is not None:
-        parts.append(f"accuracy >= {min_accuracy:g}")
-    return " and ".join(parts) if parts else "no constraint"
-
-
-def select_trial(
-    study: StudyRecord,
-    *,
-    number: int | None = None,
-    min_accuracy: float | None = None,
-    max_params: float | None = None,
-) -> TrialRecord:
-    """The trial to export.
-
-    With ``number``: that trial, which must be finished and meet the constraints given.
-    Without it (``--best``): among finished (COMPLETE, with metrics, not failed) trials meeting
-    ``max_params`` and ``min_accuracy``, the most accurate one (fewer params break ties); when
-    only ``min_accuracy`` is given, the smallest one (higher accuracy breaks ties).
-    Raises :class:`NothingQualifies` (or ``StorageError`` for a missing trial number).
-    """
-
-    def meets(trial: TrialRecord) -> bool:
-        accuracy, params = trial.accuracy, trial.nonzero_params
-        if accuracy is None or params is None:
-            return False
-        if max_params is not None and params > max_params:
-            return False
-        return min_accuracy is None or accuracy >= min_accuracy
-
-    if number is not None:
-        trial = study.trial(number)
-        if not trial.finished:
-            why = f": {trial.fail_reason}" if trial.fail_reason else ""
-            raise NothingQualifies(
-                f"trial {number} of study {study.name!r} is {trial.state}{why}; "
-                "only finished trials with metrics can be exported"
-            )
-        if not meets(trial):
-            raise NothingQualifies(
-                f"trial {number} of study {study.name!r} does not meet "
-                f"{_describe(min_accuracy, max_params)}; nothing exported"
-            )
-        return trial
-    finished = [t for t in study.trials if t.finished]
-    if not finished:
-        raise NothingQualifies(f"study {study.name!r} has no finished trial; nothing exported")
-    candidates = [t for t in finished if meets(t)]
-    if not candidates:
-        raise NothingQualifies(
-            f"no finished trial of study {study.name!r} has {_describe(min_accuracy, max_params)} "
-            f"({len(finished)} finished); nothing exported"
-        )
-
-    def most_accurate(t: TrialRecord) -> tuple[float, float, int]:
-        return (-(t.accuracy or 0.0), t.nonzero_params or 0.0, t.number)
-
-    def smallest(t: TrialRecord) -> tuple[float, float, int]:
-        return (t.nonzero_params or 0.0, -(t.accuracy or 0.0), t.number)
-
-    key = smallest if (min_accuracy is not None and max_params is None) else most_accurate
-    return min(candidates, key=key)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,70 +301,6 @@ ladasearch predict {folder_name} --text "a gripping, beautifully acted film"
 
 
 # ---------------------------------------------------------------------------------------------
-# retraining a trial whose model was not kept
-
-
-def _fields(cls: Any, values: Any) -> dict[str, Any]:
-    names = {f.name for f in dataclasses.fields(cls)}
-    return {k: v for k, v in values.items() if k in names} if isinstance(values, Mapping) else {}
-
-
-def retrain_trial(
-    study: StudyRecord, trial: TrialRecord, folder: Path, device: str = "auto"
-) -> dict[str, Any]:
-    """Run ``compress_job`` again with the trial's ratios and study settings; save to ``folder``.
-
-    The settings are those the search stored on the study (``study_file``: trial schedule,
-    teacher budget, seed), so the teacher comes from the same cache entry as the search's.
-    """
-    from ladasearch.compression.budget import Ratios
-    from ladasearch.compression.pipeline import TrainBudget, compress_job
-    from ladasearch.compression.teacher import TeacherConfig
-    from ladasearch.search.study_file import TeacherSettings, TrialSettings
-    from ladasearch.tasks import TaskSpec
-
-    settings = study_settings(study)
-    schedule = TrialSettings(**_fields(TrialSettings, settings.get("trial")))
-    teacher = TeacherSettings(**_fields(TeacherSettings, settings.get("teacher")))
-    seed = int(settings.get("seed") or 0)
-    task_attr = study.user_attrs.get("task", settings.get("task", "rt"))
-    task = (
-        TaskSpec(**_fields(TaskSpec, task_attr))
-        if isinstance(task_attr, Mapping)
-        else TaskSpec(name=str(task_attr), seed=seed)
-    )
-    values = [trial.ratio(key) for key in ("p_embd", "p_svd", "p_weight")]
-    if any(v is None for v in values):
-        raise LadaError(
-            f"trial {trial.number} records no p_embd / p_svd / p_weight: cannot retrain it"
-        )
-    p_embd, p_svd, p_weight = (float(v or 0.0) for v in values)
-    return compress_job(
-        model=str(study.user_attrs.get("model") or settings.get("model") or "minilm"),
-        task=task,
-        ratios=Ratios(p_embd, p_svd, p_weight),
-        budget=TrainBudget(
-            iterations=schedule.iterations,
-            steps=schedule.steps,
-            batch_size=schedule.batch_size,
-            learning_rate=schedule.learning_rate,
-            max_length=schedule.max_length,
-            temperature=schedule.temperature,
-        ),
-        teacher_config=TeacherConfig(
-            steps=teacher.steps,
-            batch_size=teacher.batch_size,
-            learning_rate=teacher.learning_rate,
-            max_length=schedule.max_length,
-            seed=teacher.seed_for(seed),
-        ),
-        seed=seed,
-        device=device,
-        out_dir=folder,
-    )
-
-
-# ---------------------------------------------------------------------------------------------
 # writing the folder
 
 
@@ -466,52 +333,6 @@ class ExportResult:
     files: list[Path] = field(default_factory=list)
 
 
-def _model_dir(study: StudyRecord, trial: TrialRecord) -> Path | None:
-    """Where the trial's saved model should be: a relative ``model_dir`` is resolved against the
-    study's run folder (``study_dir``; else ``<runs_dir>/<study>`` from the working folder)."""
-    raw = trial.user_attrs.get("model_dir")
-    if not raw:
-        return None
-    folder = Path(str(raw))
-    if folder.is_absolute():
-        return folder
-    base = study.user_attrs.get("study_dir")
-    if not base:
-        runs = study_settings(study).get("runs_dir") or "runs"
-        base = str(Path(str(runs)) / study.name)
-    return Path(str(base)) / folder
-
-
-def _kept_model_dir(study: StudyRecord, trial: TrialRecord) -> Path | None:
-    """The trial's saved model folder, when it is still there and its digest matches."""
-    from ladasearch.compression.evaluate import file_sha256
-    from ladasearch.compression.serialize import WEIGHTS_FILE
-
-    folder = _model_dir(study, trial)
-    if folder is None or not (folder / WEIGHTS_FILE).is_file():
-        return None
-    expected = trial.user_attrs.get("model_sha256")
-    if expected and file_sha256(folder / WEIGHTS_FILE) != expected:
-        raise LadaError(
-            f"the saved model of trial {trial.number} ({folder}) does not match its recorded "
-            "sha256: it was changed after the trial; re-run the trial or export another one"
-        )
-    return folder
-
-
-def missing_model_message(study: StudyRecord, trial: TrialRecord) -> str:
-    """The one line said when the trial's saved model is not there."""
-    folder = _model_dir(study, trial)
-    where = f"is gone ({folder})" if folder is not None else "was not kept (keep_models: false)"
-    return (
-        f"the saved model of trial {trial.number} {where}: pass --retrain to retrain it from "
-        "its configuration, or export another trial"
-    )
-
-
-Retrainer = Callable[[StudyRecord, TrialRecord, Path], Mapping[str, Any]]
-
-
 def export_trial(
     study: StudyRecord,
     trial: TrialRecord,
@@ -536,7 +357,7 @@ def export_trial(
 
     options = options or ExportOptions()
     check_out_dir(out_dir, force)
-    kept = _kept_model_dir(study, trial)
+    kept = kept_model_dir(study, trial)
     if kept is None and not allow_retrain:
         raise LadaError(missing_model_message(study, trial))
     with staged_folder(out_dir) as staging:
