@@ -26,6 +26,7 @@ __all__ = [
     "BenchRow",
     "bench_export",
     "bench_pair",
+    "deployed_latency",
     "format_rows",
     "interleaved_latency",
     "teacher_like",
@@ -226,3 +227,30 @@ def format_rows(rows: Sequence[BenchRow], header: bool = True) -> list[str]:
         student = f"{r.student_ms:.2f} [{r.student_iqr[0]:.2f}-{r.student_iqr[1]:.2f}]"
         lines.append(f"{r.engine:<18}{r.batch:>6}{teacher:>26}{student:>26}{r.ratio:>17.3f}")
     return lines
+
+
+def deployed_latency(
+    student: nn.Module, teacher: nn.Module, tokenizer: Any, device: torch.device
+) -> dict[str, Any]:
+    """Latency as an export runs: the student in its runtime form (each layer's form measured
+    on ``device``, as ``ladasearch export`` chooses it), timed interleaved with the teacher
+    (``ladasearch bench``'s measurement), batch 1 and 32: the trials' latency metrics."""
+    from ladasearch.compression.runtime import choose_forms, export_model, time_forms
+
+    was_training = student.training
+    student.eval()
+    runtime = export_model(student)
+    forms = choose_forms(time_forms(runtime))
+    runtime = export_model(student, forms)
+    student.train(was_training)
+    times = interleaved_latency(teacher, runtime, tokenizer, device)
+    counts: dict[str, int] = {}
+    for form in forms.values():
+        counts[form] = counts.get(form, 0) + 1
+    return {
+        "latency_ms": times["student"][1],
+        "latency_ms_b32": times["student"][32],
+        "teacher_latency_ms": times["teacher"][1],
+        "teacher_latency_ms_b32": times["teacher"][32],
+        "latency_forms": counts,
+    }

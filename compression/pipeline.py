@@ -396,7 +396,15 @@ def compress_job(
     metrics["retained"] = metrics["test_accuracy"] / max(metrics["teacher_test_accuracy"], 1e-12)
     evaluated = time.perf_counter()
     if measure_latency:
-        metrics.update(_deployed_latency(student, teacher.model, teacher.tokenizer, torch_device))
+        from ladasearch.compression.bench import deployed_latency
+
+        _use_attention(teacher.model, "sdpa")  # inference speed; attention maps are not needed
+        try:
+            metrics.update(
+                deployed_latency(student, teacher.model, teacher.tokenizer, torch_device)
+            )
+        finally:
+            _use_attention(teacher.model, "eager")
     if out_dir is not None:
         folder = save_compressed(
             student, teacher.tokenizer, Path(out_dir), metadata=_card_metadata(metrics, task)
@@ -415,38 +423,6 @@ def compress_job(
         "teacher_cached": teacher.cached,
     }
     return metrics
-
-
-def _deployed_latency(
-    student: nn.Module, teacher: nn.Module, tokenizer: Any, device: torch.device
-) -> dict[str, Any]:
-    """Latency as an export runs: the student in its runtime form (each layer's form measured
-    on ``device``, as ``ladasearch export`` chooses it), timed interleaved with the teacher
-    (``ladasearch bench``'s measurement), batch 1 and 32."""
-    from ladasearch.compression.bench import interleaved_latency
-    from ladasearch.compression.runtime import choose_forms, export_model, time_forms
-
-    was_training = student.training
-    student.eval()
-    runtime = export_model(student)
-    forms = choose_forms(time_forms(runtime))
-    runtime = export_model(student, forms)
-    student.train(was_training)
-    _use_attention(teacher, "sdpa")  # inference speed; attention maps are not needed here
-    try:
-        times = interleaved_latency(teacher, runtime, tokenizer, device)
-    finally:
-        _use_attention(teacher, "eager")
-    counts: dict[str, int] = {}
-    for form in forms.values():
-        counts[form] = counts.get(form, 0) + 1
-    return {
-        "latency_ms": times["student"][1],
-        "latency_ms_b32": times["student"][32],
-        "teacher_latency_ms": times["teacher"][1],
-        "teacher_latency_ms_b32": times["teacher"][32],
-        "latency_forms": counts,
-    }
 
 
 def _use_attention(model: nn.Module, implementation: str) -> None:
