@@ -441,3 +441,17 @@ def test_latency_report_states_the_5x_goal_from_the_numbers(tmp_path: Path) -> N
     assert "5x, torch, batch 32: the student takes 0.62x the teacher's time; it misses" in text
     assert "load average up to 3.5" in text and "30 factorized, 6 dense" not in text
     assert "6 dense, 30 factorized" in text and "| 5x | 4,500,000 | 18.0 | - | - |" in text
+
+
+def test_a_failed_export_leaves_the_old_one_untouched(tmp_path: Path) -> None:
+    from ladasearch.dashboards.export_folder import staged_folder, write_manifest
+
+    out = tmp_path / "export"
+    with staged_folder(out) as staging:
+        (staging / "model.safetensors").write_bytes(b"old")
+        write_manifest(staging)
+    with pytest.raises(RuntimeError, match="half-way"), staged_folder(out) as staging:
+        (staging / "model.safetensors").write_bytes(b"new")
+        raise RuntimeError("failed half-way")
+    assert (out / "model.safetensors").read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]  # no staging left behind
