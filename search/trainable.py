@@ -1,7 +1,8 @@
 """The Ray Tune function trainable: one trial = one ``compress_job`` (the engine's one call).
 
-The trial writes its own record into the study database: a ``heartbeat`` user attribute every
-30 s (resume tells a dead trial from a live one by it), the per-iteration ``history``, then every
+The trial writes its own record into the study database: Optuna's trial heartbeat every 5 s
+(resume tells a dead trial from a live one by it; the driver beats for it too), the
+per-iteration ``history``, then every
 metric of docs/ARCHITECTURE.md as user attributes. Each finished iteration is reported to Tune
 (``accuracy``, ``params``, ``ratio``, ``iteration``, ``final``); the last iteration is reported
 once, with the full metrics and ``final = 1``, after the engine's final evaluation, so a trial
@@ -34,7 +35,7 @@ __all__ = [
     "teacher_config",
 ]
 
-HEARTBEAT_SECONDS = 30.0
+HEARTBEAT_SECONDS = 5.0
 
 METRIC_KEYS = (
     "accuracy", "test_accuracy", "f1", "test_f1", "teacher_accuracy", "teacher_test_accuracy",
@@ -92,7 +93,7 @@ class _TrialRecord:
     def __init__(self, context: TrialContext, number: int) -> None:
         from ladasearch.search.storage import open_storage
 
-        self.storage = open_storage(context.storage_url)
+        self.storage = open_storage(context.storage_url, heartbeat=True)
         study_id = self.storage.get_study_id_from_name(context.study_name)
         self.trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, number)
         self._lock = threading.Lock()
@@ -106,10 +107,12 @@ class _TrialRecord:
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):
             with contextlib.suppress(Exception):  # a busy SQLite file: the next beat will do
-                self.set("heartbeat", time.time())
+                self.storage.record_heartbeat(self.trial_id)  # Optuna's trial heartbeat
 
     def __enter__(self) -> _TrialRecord:
-        self.set("heartbeat", time.time())
+        self.set("heartbeat", time.time())  # when the trial's own process started it
+        with contextlib.suppress(Exception):
+            self.storage.record_heartbeat(self.trial_id)
         self._thread.start()
         return self
 
