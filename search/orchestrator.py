@@ -1,13 +1,16 @@
 """``run_study``: one study, driven from here, its trials run by Ray Tune, stored by Optuna.
 
-Order of work (anything a user can get wrong fails first, before Ray starts or a trial runs):
-the storage opens; the task data loads (bad data fails here); the model loads once to compute
-eq. 7's parameter groups and check the target is feasible; the study is created or resumed
-(stale trials failed and enqueued again; finished ones counted towards ``--trials``); Ray starts
-(or connects with ``--ray-address``); the teacher is fine-tuned once in a Ray task with the
-trials' resources (so trials hit the disk cache); then Tune runs the remaining trials with a
-``StudySearcher`` (Optuna on the SQL storage), a ``ConcurrencyLimiter`` and, in fixed-target
-studies, ASHA on dev accuracy.
+Order of work (anything a user can get wrong fails first, before Ray starts or a study row is
+written): the storage URL loses its password (:func:`~ladasearch.search.storage.public_url`);
+the trial resources are checked against this machine (or, with ``--ray-address``, the cluster's
+nodes); the task data loads (bad data fails here); the model loads once to compute eq. 7's
+parameter groups and check the target is feasible; processes left by a killed search on this
+run folder are reaped; the study is created or joined race-safely (stale trials failed and
+enqueued again; ``trials`` is the study's total over all workers); a local Ray starts, watched
+by a reaper (or the cluster is joined); the teacher is fine-tuned once in a Ray task with the
+trials' resources (so trials hit the disk cache); then Tune runs trials with a ``StudySearcher``
+(Optuna on the SQL storage, stopping at the study's total), a ``ConcurrencyLimiter`` and, in
+fixed-target studies, ASHA on dev accuracy.
 """
 
 from __future__ import annotations
@@ -26,9 +29,16 @@ from optuna.trial import TrialState
 
 from ladasearch.errors import LadaError, StorageError, StudyFileError
 from ladasearch.search.cluster import NUM_GPUS_ENV, prepare_teacher, start_ray, stop_ray
-from ladasearch.search.procs import PROCESS_FILE, reap
+from ladasearch.search.procs import reap_folder
 from ladasearch.search.progress_log import LOGGER, TrialProgress
-from ladasearch.search.resume import TrialBeats, counted, fail_stale_trials, occupied
+from ladasearch.search.resume import (
+    TrialBeats,
+    counted,
+    fail_stale_trials,
+    occupied,
+    stop_leftovers,
+    worker_rank,
+)
 from ladasearch.search.searcher import STOPPED, StudySearcher
 from ladasearch.search.space import GroupSizes, SearchSpace, build_space, enqueue_points
 from ladasearch.search.storage import (
@@ -218,22 +228,6 @@ def _tune(
     return searcher
 
 
-def _stop_leftovers(study: optuna.Study, storage: Any, numbers: list[int]) -> None:
-    """Trials this process asked for but left RUNNING (interrupted): FAIL ``stopped:``, enqueued."""
-    study_id = storage.get_study_id_from_name(study.study_name)
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if trial.number not in numbers:
-            continue
-        try:
-            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
-            storage.set_trial_user_attr(trial_id, "fail_reason", STOPPED)
-            study.tell(trial.number, state=TrialState.FAIL)
-        except Exception:  # told meanwhile
-            continue
-        if trial.params:
-            study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
-
-
 def _run_dir(study: StudyFile) -> Path:
     """``runs/<study>``, mode 0700 (Ray's logs and results, trial checkpoints, models)."""
     runs = Path(study.runs_dir).resolve()
@@ -282,7 +276,7 @@ def run_study(
         study.space, sizes, target=study.target, target_range=study.target_range, seed=study.seed
     )
     run_dir = _run_dir(study)
-    reap(run_dir / PROCESS_FILE)  # a previous search here was killed with its reaper
+    reap_folder(run_dir)  # searches killed here together with their reapers
     handler = _EchoHandler(echo) if echo is not None else None
     if handler is not None:
         LOGGER.addHandler(handler)
@@ -327,10 +321,10 @@ def _run(
         if fresh:
             for key, value in _study_attrs(study, sizes).items():
                 ot_study.set_user_attr(key, value)
-        else:
-            sampler = resumed_sampler(
-                study.sampler, study.seed, len(ot_study.get_trials(deepcopy=False))
-            )
+        rank = worker_rank(ot_study)
+        if not fresh or rank:
+            existing = len(ot_study.get_trials(deepcopy=False))
+            sampler = resumed_sampler(study.sampler, study.seed, existing + 7919 * rank)
             ot_study.sampler = sampler
         stale = fail_stale_trials(ot_study, rdb)
     except LadaError:
@@ -381,7 +375,7 @@ def _run(
         progress.close()
         if searcher is not None:
             run.ran = list(searcher.asked)
-            _stop_leftovers(ot_study, rdb, searcher.asked)
+            stop_leftovers(ot_study, rdb, searcher.asked, STOPPED)
         if not ray_address:
             stop_ray(reaper)
     run.wall_seconds = time.perf_counter() - started

@@ -2,11 +2,13 @@
 
 ``ray.init`` starts a local Ray whose dashboard and runtime-env agents outlive a driver killed
 with ``kill -9``. After Ray starts, the driver writes every process it started (pid and kernel
-start time, so a reused pid is never touched) to ``ray-processes.json`` in the run folder and
+start time, so a reused pid is never touched) to ``ray-processes-<pid>.json`` in the run folder
+(one file per driver: several workers may share the folder) and
 starts a reaper (``python -m ladasearch.search.procs``, in its own session so that killing the
 search's process group spares it) that polls the driver twice a second and, once the driver is
-gone, kills what the file lists. The next search on the same run folder also reaps a file left
-behind (a reaper killed too), before it starts anything.
+gone, kills what the file lists. The next search on the same run folder also reaps the files
+left behind by dead drivers (a reaper killed too), before it starts anything
+(:func:`reap_folder`).
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PROCESS_FILE", "Reaper", "alive", "descendants", "reap", "start_time"]
+__all__ = ["Reaper", "alive", "descendants", "reap", "reap_folder", "start_time"]
 
-PROCESS_FILE = "ray-processes.json"
+PROCESS_GLOB = "ray-processes-*.json"
 
 
 def start_time(pid: int) -> int | None:
@@ -101,11 +103,16 @@ def reap(path: Path, *, force: bool = False) -> int:
     return killed
 
 
+def reap_folder(folder: Path) -> int:
+    """Reap every process file in ``folder`` whose driver is dead; return the processes killed."""
+    return sum(reap(path) for path in sorted(folder.glob(PROCESS_GLOB)))
+
+
 class Reaper:
-    """Records the driver's processes in ``folder/ray-processes.json`` and watches the driver."""
+    """Records the driver's processes in ``folder/ray-processes-<pid>.json`` and watches the driver."""
 
     def __init__(self, folder: Path) -> None:
-        self.path = folder / PROCESS_FILE
+        self.path = folder / PROCESS_GLOB.replace("*", str(os.getpid()))
         self.process: subprocess.Popen[bytes] | None = None
         self._before = set(descendants(os.getpid()))  # not ours to kill: started before Ray
 

@@ -20,6 +20,7 @@ import contextlib
 import os
 import socket
 import threading
+import time
 import warnings
 from typing import Any
 
@@ -36,6 +37,8 @@ __all__ = [
     "driver_record",
     "fail_stale_trials",
     "occupied",
+    "stop_leftovers",
+    "worker_rank",
 ]
 
 STALE = "stale: the process running it died"
@@ -118,6 +121,38 @@ def fail_stale_trials(study: optuna.Study, storage: optuna.storages.RDBStorage) 
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
     return sorted(stale + callback.failed)
+
+
+def worker_rank(study: optuna.Study) -> int:
+    """This worker's rank among every worker that ever ran the study (0 for the first).
+
+    Workers that share a study must not share a sampler seed (they would propose the same
+    ratios); each one registers a ``worker:`` study attribute stamped with its start, then counts
+    the registrations before its own. A single worker's runs stay reproducible (ranks 0, 1, ...).
+    """
+    key = f"worker:{socket.gethostname()}:{os.getpid()}:{time.time_ns()}"
+    stamp = time.time()
+    study.set_user_attr(key, stamp)
+    workers = {k: v for k, v in study.user_attrs.items() if k.startswith("worker:")}
+    return sorted(workers, key=lambda k: (float(workers[k]), k)).index(key)
+
+
+def stop_leftovers(
+    study: optuna.Study, storage: optuna.storages.RDBStorage, numbers: list[int], reason: str
+) -> None:
+    """Trials this process asked for but left RUNNING (interrupted): FAIL ``stopped:``, enqueued."""
+    study_id = storage.get_study_id_from_name(study.study_name)
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if trial.number not in numbers:
+            continue
+        try:
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+            storage.set_trial_user_attr(trial_id, "fail_reason", reason)
+            study.tell(trial.number, state=TrialState.FAIL)
+        except Exception:  # told meanwhile
+            continue
+        if trial.params:
+            study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
 
 
 class TrialBeats:

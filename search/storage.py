@@ -86,8 +86,8 @@ def redact(url: str) -> str:
 def public_url(url: str) -> str:
     """``url`` without its password; the password moves to this process's environment.
 
-    PostgreSQL URLs set ``PGPASSWORD`` (unless already set), which psycopg reads when it
-    connects; other drivers get ``LADASEARCH_STORAGE_PASSWORD``, which :func:`open_storage`
+    PostgreSQL URLs set ``PGPASSWORD`` (replacing one already there), which psycopg reads when
+    it connects; other drivers get ``LADASEARCH_STORAGE_PASSWORD``, which :func:`open_storage`
     passes to the driver. Child processes (a local Ray's workers) inherit the environment.
     """
     try:
@@ -98,10 +98,11 @@ def public_url(url: str) -> str:
         return url
     password = str(parsed.password)
     if parsed.get_backend_name() == "postgresql":
-        os.environ.setdefault("PGPASSWORD", password)
+        os.environ["PGPASSWORD"] = password  # the URL given wins over an older variable
     else:
         os.environ[PASSWORD_ENV] = password
-    return parsed.set(password=None).render_as_string(hide_password=False)
+    # URL.set() takes None as "unchanged"; the NamedTuple copy drops the password
+    return parsed._replace(password=None).render_as_string(hide_password=False)
 
 
 def _connect_args(url: str) -> dict[str, Any]:

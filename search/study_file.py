@@ -143,7 +143,7 @@ def load_study_file(path: str | Path) -> StudyFile:
 
 
 class _DuplicateKey(Exception):
-    """A key given twice in one YAML mapping (``yaml.safe_load`` would keep the last silently)."""
+    """A key given twice in one YAML mapping (``yaml.safe_load`` keeps the last silently)."""
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -155,9 +155,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=deep)
             line = key_node.start_mark.line + 1
             if key in seen:
-                raise _DuplicateKey(
-                    f"key {key!r} is given twice (lines {seen[key]} and {line}); keep one"
-                )
+                raise _DuplicateKey(f"key {key!r} is given twice (lines {seen[key]} and {line})")
             seen[key] = line
         return super().construct_mapping(node, deep=deep)
 
@@ -338,9 +336,8 @@ def _targets(top: _Reader, mode: str) -> tuple[float | None, tuple[float, float]
     if high - low < 1e-6:
         raise top.fail("target_range", f"must span a range, got {raw_range!r} (empty)")
     times = [isinstance(v, str) and v.strip().lower().endswith("x") for v in raw_range]
-    # Written in one notation, the range reads low to high: [2.5x, 10x] or [0.1, 0.4].
-    ascending = first > second if times[0] else first < second
-    if times[0] == times[1] and not ascending:
+    ascending = first > second if times[0] else first < second  # [2.5x, 10x] or [0.1, 0.4]
+    if times[0] == times[1] and not ascending:  # written in one notation, low to high
         raise top.fail(
             "target_range",
             f"is reversed: write it low to high, e.g. [2.5x, 10x], got {raw_range!r}",

@@ -14,6 +14,7 @@ or anything else) is caught: the trial records ``fail_reason`` (one line) and re
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import socket
@@ -128,6 +129,23 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
+def _checkpoint(context: TrialContext, config: dict[str, Any], record: _TrialRecord) -> Any:
+    """The trial's per-iteration checkpoint; a retried trial restores the one it retries."""
+    from ladasearch.search.checkpoint import TrialCheckpoint
+
+    study_dir = Path(context.study_dir)
+    number = int(config["_trial_number"])
+    retry_of = record.storage.get_trial_user_attrs(record.trial_id).get("retry_of")
+    sources = (study_dir / f"trial_{retry_of}" / "checkpoint",) if retry_of is not None else ()
+    key = {
+        "model": context.model,
+        "seed": context.seed,
+        "ratios": [config["p_embd"], config["p_svd"], config["p_weight"]],
+        "trial": dataclasses.asdict(context.trial),
+    }
+    return TrialCheckpoint(study_dir / f"trial_{number}" / "checkpoint", key, sources)
+
+
 def run_trial(config: dict[str, Any], context: TrialContext) -> None:
     """The Tune function trainable (bound with ``tune.with_parameters(run_trial, context=...)``).
 
@@ -149,6 +167,7 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
     history: list[dict[str, float]] = []
 
     with _TrialRecord(context, number) as record:
+        checkpoint = _checkpoint(context, config, record)
         record.set("device", device)
         record.set("node", socket.gethostname())
         record.set("cuda_visible_devices", os.environ.get("CUDA_VISIBLE_DEVICES"))
@@ -189,12 +208,16 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
                 callback=on_iteration,
                 cache_dir=Path(context.cache_dir) if context.cache_dir else None,
                 quiet=True,
+                checkpoint=checkpoint,
             )
         except Exception as exc:  # TrainingDiverged, engine errors, CUDA OOM...
             reason = one_line(exc)
             record.set("fail_reason", reason)
             tune.report({"failed": 1, "fail_reason": reason, "iteration": len(history), "final": 1})
             return
+        if checkpoint.restored is not None:
+            record.set("resumed_at_iteration", checkpoint.restored[1] + 1)
+        checkpoint.remove()
         metrics = {**metrics, "target_ratio": config.get("target_ratio"), **ratios.to_dict()}
         for key in METRIC_KEYS:
             if key in metrics and metrics[key] is not None:
