@@ -88,16 +88,16 @@ def start_ray(address: str | None, resources: Resources, run_dir: Path) -> Reape
     check_resources(resources, [local], "this machine")
     reaper = Reaper(run_dir)
     try:
-        ray.init(
-            num_cpus=int(local["CPU"]),
-            num_gpus=int(local["GPU"]),
-            include_dashboard=False,
-            **quiet,
-        )
+        with reaper:  # every process ray.init starts carries the reaper's token
+            ray.init(
+                num_cpus=int(local["CPU"]),
+                num_gpus=int(local["GPU"]),
+                include_dashboard=False,
+                **quiet,
+            )
     except Exception as exc:
         reaper.stop()
         raise LadaError(f"cannot start a local Ray: {one_line(exc)}") from exc
-    reaper.start()
     return reaper
 
 

@@ -367,8 +367,6 @@ def _run(
             if "teacher_accuracy" not in ot_study.user_attrs:
                 for key, value in prepare_teacher(context, study.resources).items():
                     ot_study.set_user_attr(key, value)
-            if reaper is not None:
-                reaper.refresh()  # Ray starts its workers lazily
             budget = (requested, remaining)
             searcher = _tune(study, space, context, rdb, sampler, budget, beats, progress)
     finally:

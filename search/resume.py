@@ -43,6 +43,7 @@ __all__ = [
 
 STALE = "stale: the process running it died"
 _RETRY_PREFIXES = ("stale:", "stopped:", "surplus:")
+LEGACY_STALE_SECONDS = 120.0  # trials written before Optuna's heartbeat was used
 
 
 def counted(trial: FrozenTrial) -> bool:
@@ -72,6 +73,9 @@ def driver_record() -> dict[str, Any]:
 
 def _driver_dead(trial: FrozenTrial) -> bool:
     driver = trial.user_attrs.get("driver")
+    if driver is None:  # a trial of a search older than the driver record: its own beat
+        beat = trial.user_attrs.get("heartbeat")
+        return isinstance(beat, (int, float)) and time.time() - beat > LEGACY_STALE_SECONDS
     if not isinstance(driver, dict) or driver.get("host") != socket.gethostname():
         return False
     pid = int(driver.get("pid", -1))

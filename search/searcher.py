@@ -156,7 +156,9 @@ class StudySearcher(OptunaSearch):
         self._completed_trials.add(trial_id)
         study = self._ot_study
         assert study is not None
-        fixed = "fixed_params" in ot_trial.system_attrs
+        assert self._storage is not None
+        frozen = self._storage.get_trial(self._trial_id(ot_trial.number))
+        fixed = "fixed_params" in frozen.system_attrs  # an enqueued trial: keep it queued
         try:
             ot_trial.set_user_attr("fail_reason", SURPLUS)
             study.tell(ot_trial, state=TrialState.FAIL)

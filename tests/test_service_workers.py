@@ -6,6 +6,7 @@ database is the real PostgreSQL of DATA.md or a SQLite file.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -19,7 +20,7 @@ import pytest
 from optuna.trial import TrialState
 from search_helpers import cli_env, write_study
 
-from ladasearch.search.procs import descendants
+from ladasearch.search.procs import descendants, holding
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -142,10 +143,13 @@ def test_kill_9_at_random_points_then_resume(
         started = descendants(process.pid)
         if process.poll() is not None:  # it finished the study first: nothing left to kill
             break
+        record = tmp_path / "runs" / "faults" / f"ray-processes-{process.pid}.json"
+        token = json.loads(record.read_text())["token"] if record.exists() else None
         os.kill(process.pid, signal.SIGKILL)
         process.communicate()
         left = _wait_gone(started, 15.0)
         assert not left, f"kill {kill}: processes left behind: {left}"
+        assert token is None or not holding(token)  # nor any Ray started (raylet's workers)
     final = _search(study, tmp_path, cache, "--storage", url)
     _, err = final.communicate(timeout=900)
     assert final.returncode == 0, err[-3000:]
@@ -153,3 +157,39 @@ def test_kill_9_at_random_points_then_resume(
     assert not any(
         t.state == TrialState.WAITING and t.user_attrs.get("retry_of") is None for t in trials
     )
+
+
+def _history_len(url: str, name: str) -> int:
+    try:
+        trials = optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False)
+    except Exception:
+        return 0
+    running = [t for t in trials if t.state == TrialState.RUNNING]
+    return max((len(t.user_attrs.get("history") or []) for t in running), default=0)
+
+
+def test_a_killed_trial_continues_from_its_last_finished_iteration(
+    tmp_path: Path, tiny_model_dir: Path, tiny_csv: Path, cache: Path
+) -> None:
+    study = write_study(
+        tmp_path, tiny_model_dir, tiny_csv, name="longtrial", trials=1, scheduler="none",
+        trial={"iterations": 3, "steps": 25},
+    )  # fmt: skip
+    url = f"sqlite:///{tmp_path / 'long.db'}"
+    process = _search(study, tmp_path, cache, "--storage", url)
+    deadline = time.monotonic() + 300
+    while _history_len(url, "longtrial") < 1 and time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        time.sleep(0.3)
+    os.kill(process.pid, signal.SIGKILL)  # the search alone, mid-trial
+    process.communicate()
+    assert list((tmp_path / "runs" / "longtrial" / "trial_0" / "checkpoint").glob("*.json"))
+    resumed = _search(study, tmp_path, cache, "--storage", url)
+    _, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err[-3000:]
+    trials = optuna.load_study(study_name="longtrial", storage=url).trials
+    assert trials[0].state == TrialState.FAIL and trials[1].user_attrs["retry_of"] == 0
+    assert trials[1].state == TrialState.COMPLETE
+    assert trials[1].user_attrs["resumed_at_iteration"] >= 2  # not from the start
+    assert [h["iteration"] for h in trials[1].user_attrs["history"]] == [1, 2, 3]
+    assert not (tmp_path / "runs" / "longtrial" / "trial_1" / "checkpoint").exists()
