@@ -62,8 +62,12 @@ def _no_secret_under(folder: Path) -> None:
             assert SECRET.encode() not in path.read_bytes(), path
 
 
-def _workers(study: Path, tmp: Path, cache: Path, url: str, n: int) -> list[tuple[int, str]]:
-    processes = [_search(study, tmp, cache, "--storage", url) for _ in range(n)]
+def _workers(
+    study: Path, tmp: Path, cache: Path, url: str, n: int, *first: str
+) -> list[tuple[int, str]]:
+    processes = [
+        _search(study, tmp, cache, "--storage", url, *(first if i == 0 else ())) for i in range(n)
+    ]
     outs = []
     for process in processes:
         _, err = process.communicate(timeout=900)
@@ -103,9 +107,11 @@ def test_three_workers_share_one_sqlite_study(
         trial={"iterations": 1, "steps": 2},
     )  # fmt: skip
     url = f"sqlite:///{tmp_path / 'shared.db'}"
-    for code, err in _workers(study, tmp_path, cache, url, 3):
+    results = _workers(study, tmp_path, cache, url, 3, "--log-level", "WARNING")
+    for code, err in results:
         assert code == 0, err[-3000:]
     _check_study(url, "shared", 3)
+    assert "started:" not in results[0][1]  # --log-level WARNING: no progress lines
 
 
 def _wait_gone(pids: list[int], seconds: float) -> list[int]:
