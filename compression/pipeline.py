@@ -45,6 +45,7 @@ from ladasearch.tasks import TaskData, TaskSpec, encode, load_task, make_loader
 
 __all__ = [
     "IterationCallback",
+    "IterationCheckpoint",
     "IterationRecord",
     "LossWeights",
     "RunResult",
@@ -137,6 +138,18 @@ class RunResult:
     details: dict[str, Any] = field(default_factory=dict)  # merged into compress_job's metrics
 
 
+class IterationCheckpoint(Protocol):
+    """Keeps a run's student after each finished iteration, so that a crashed run continues.
+
+    ``restore`` rebuilds a saved student into ``student`` (a copy of the teacher) and returns
+    the next iteration to run (1 when nothing was saved) and the records of the saved ones.
+    """
+
+    def restore(self, student: nn.Module) -> tuple[int, list[IterationRecord]]: ...
+
+    def save(self, iteration: int, student: nn.Module, history: list[IterationRecord]) -> None: ...
+
+
 class Trainer(Protocol):
     """Builds and trains a student from the teacher: ``run_ladabert`` or a baseline's trainer."""
 
@@ -225,8 +238,11 @@ def run_ladabert(
     seed: int = 0,
     callback: IterationCallback | None = None,
     step_callback: StepCallback | None = None,
+    checkpoint: IterationCheckpoint | None = None,
 ) -> RunResult:
     """Compress a copy of ``teacher`` to ``ratios`` in ``budget.iterations`` compress-train steps.
+
+    With ``checkpoint``, the student is saved after each iteration and a saved one resumes.
 
     Each phase distils (or, with ``budget.objective = "finetune"``, fine-tunes on the labels);
     ``step_callback`` gets the dev accuracy every ``budget.eval_every`` steps.
@@ -234,6 +250,8 @@ def run_ladabert(
     _seed_everything(seed)
     teacher_params = parameter_groups(teacher).total
     student = copy.deepcopy(teacher).to(device)
+    first, history = checkpoint.restore(student) if checkpoint else (1, [])
+    student.to(device)
     train = make_loader(
         encode(task.train, tokenizer, budget.max_length), budget.batch_size, shuffle=True, seed=seed
     )
@@ -243,9 +261,8 @@ def run_ladabert(
     batches = _endless(train)
     settings = budget.settings()
     curve = StepEvaluator(student, dev, budget, device, step_callback)
-    history: list[IterationRecord] = []
     timings = {"compress_s": 0.0, "distill_s": 0.0, "evaluate_s": 0.0}
-    for iteration in range(1, budget.iterations + 1):
+    for iteration in range(first, budget.iterations + 1):
         started = time.perf_counter()
         current = ratios_at(ratios, iteration, budget.iterations)
         compress_(student, current)
@@ -281,6 +298,8 @@ def run_ladabert(
             finished - started,
         )
         history.append(record)
+        if checkpoint is not None:
+            checkpoint.save(iteration, student, history)
         log.info(
             "iteration %d: dev accuracy %.4f, %d params (ratio %.4f), losses %s",
             iteration,
@@ -310,6 +329,7 @@ def compress_job(
     quiet: bool = False,
     step_callback: StepCallback | None = None,
     trainer: Trainer | None = None,
+    checkpoint: IterationCheckpoint | None = None,
 ) -> dict[str, Any]:
     """Run one LadaBERT compress-distill job end to end; return its metrics.
 
@@ -348,6 +368,7 @@ def compress_job(
             seed=seed,
             callback=callback,
             step_callback=step_callback,
+            checkpoint=checkpoint,
         )
     else:
         result = trainer(

@@ -199,14 +199,15 @@ def open_storage(url: str | None = None, *, must_exist: bool = True) -> BaseStor
     database. Connection problems become one-line :class:`StorageError` (search's storage rule).
     """
     from ladasearch.search.storage import open_storage as search_open_storage
+    from ladasearch.search.storage import public_url
 
-    resolved = resolve_storage_url(url)
+    resolved = public_url(resolve_storage_url(url))
     path = sqlite_path(resolved)
     if must_exist and path is not None and not path.is_file():
         raise StorageError(
             f"no study database at {path} (run `ladasearch search` first, or pass --storage URL)"
         )
-    return search_open_storage(resolved)
+    return search_open_storage(resolved, existing=must_exist)
 
 
 def list_study_names(storage: BaseStorage) -> list[str]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +29,7 @@ from ladasearch.errors import ModelError
 
 __all__ = [
     "OFFLINE_MODELS",
+    "check_hub_model",
     "load_classifier",
     "model_fingerprint",
     "quiet_transformers",
@@ -72,6 +75,55 @@ def resolve_model_source(spec: str) -> str:
     return spec
 
 
+def _offline() -> bool:
+    flags = (os.environ.get("HF_HUB_OFFLINE"), os.environ.get("TRANSFORMERS_OFFLINE"))
+    return any(str(flag).strip().upper() in ("1", "ON", "YES", "TRUE") for flag in flags)
+
+
+def check_hub_model(spec: str) -> None:
+    """Fail fast, in one line, on a hub id that cannot be loaded (no retries, no hub noise).
+
+    A model already in the local Hugging Face cache passes. With ``HF_HUB_OFFLINE`` (or
+    ``TRANSFORMERS_OFFLINE``) set, anything else is refused without touching the network;
+    otherwise one metadata request (10 s timeout, no retries) tells an unknown id or an
+    unreachable hub.
+    """
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(spec, "config.json")
+    if isinstance(cached, str):
+        return
+    offline = ", ".join(OFFLINE_MODELS)
+    if _offline():
+        raise ModelError(
+            f"model {spec!r} is not a folder, not an offline model ({offline}) and not in the "
+            "Hugging Face cache (HF_HUB_OFFLINE is set, so the hub is not asked)"
+        )
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    hub_logger = logging.getLogger("huggingface_hub")
+    level = hub_logger.level
+    hub_logger.setLevel(logging.ERROR)
+    try:
+        HfApi().model_info(spec, timeout=10)
+    except GatedRepoError:
+        return  # exists; loading will ask for the token
+    except RepositoryNotFoundError as exc:
+        raise ModelError(
+            f"model {spec!r} is not a folder, not an offline model ({offline}) and not on the "
+            "Hugging Face hub"
+        ) from exc
+    except Exception as exc:  # no network, DNS, timeout, proxy
+        raise ModelError(
+            f"model {spec!r}: not a folder, not an offline model ({offline}), and the Hugging "
+            f"Face hub cannot be reached ({type(exc).__name__}); set HF_HUB_OFFLINE=1 to use "
+            "the local cache only"
+        ) from exc
+    finally:
+        hub_logger.setLevel(level)
+
+
 @contextmanager
 def quiet_transformers() -> Iterator[None]:
     """Silence transformers' load reports and weight-loading bars, then restore them."""
@@ -105,6 +157,8 @@ def load_classifier(
     if len(label_names) < 1:
         raise ModelError(f"model {spec!r}: no label names given")
     source = resolve_model_source(spec)
+    if not Path(source).is_dir():
+        check_hub_model(source)
     id2label = {i: str(name) for i, name in enumerate(label_names)}
     try:
         with quiet_transformers():

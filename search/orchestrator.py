@@ -1,19 +1,21 @@
 """``run_study``: one study, driven from here, its trials run by Ray Tune, stored by Optuna.
 
-Order of work (anything a user can get wrong fails first, before Ray starts or a trial runs):
-the storage opens; the task data loads (bad data fails here); the model loads once to compute
-eq. 7's parameter groups and check the target is feasible; the study is created or resumed
-(stale trials failed and enqueued again; finished ones counted towards ``--trials``); Ray starts
-(or connects with ``--ray-address``); the teacher is fine-tuned once in a Ray task with the
-trials' resources (so trials hit the disk cache); then Tune runs the remaining trials with a
-``StudySearcher`` (Optuna on the SQL storage), a ``ConcurrencyLimiter`` and, in fixed-target
-studies, ASHA on dev accuracy.
+Order of work (anything a user can get wrong fails first, before Ray starts or a study row is
+written): the storage URL loses its password (:func:`~ladasearch.search.storage.public_url`);
+the trial resources are checked against this machine (or, with ``--ray-address``, the cluster's
+nodes); the task data loads (bad data fails here); the model loads once to compute eq. 7's
+parameter groups and check the target is feasible; processes left by a killed search on this
+run folder are reaped; the study is created or joined race-safely (stale trials failed and
+enqueued again; ``trials`` is the study's total over all workers); a local Ray starts, watched
+by a reaper (or the cluster is joined); the teacher is fine-tuned once in a Ray task with the
+trials' resources (so trials hit the disk cache); then Tune runs trials with a ``StudySearcher``
+(Optuna on the SQL storage, stopping at the study's total), a ``ConcurrencyLimiter`` and, in
+fixed-target studies, ASHA on dev accuracy.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
 import warnings
@@ -26,18 +28,31 @@ import optuna
 from optuna.trial import TrialState
 
 from ladasearch.errors import LadaError, StorageError, StudyFileError
-from ladasearch.search.resume import DriverHeartbeat, counted, fail_stale_trials, owns_study
+from ladasearch.search.cluster import NUM_GPUS_ENV, prepare_teacher, start_ray, stop_ray
+from ladasearch.search.procs import reap_folder
+from ladasearch.search.progress_log import LOGGER, TrialProgress
+from ladasearch.search.resume import (
+    TrialBeats,
+    counted,
+    fail_stale_trials,
+    occupied,
+    stop_leftovers,
+    worker_rank,
+)
 from ladasearch.search.searcher import STOPPED, StudySearcher
 from ladasearch.search.space import GroupSizes, SearchSpace, build_space, enqueue_points
-from ladasearch.search.storage import open_storage, redact, resolve_storage_url
+from ladasearch.search.storage import (
+    HEARTBEAT_SECONDS,
+    open_storage,
+    public_url,
+    redact,
+    resolve_storage_url,
+)
 from ladasearch.search.study_file import StudyFile
-from ladasearch.search.trainable import TrialContext, one_line, run_trial, teacher_config
+from ladasearch.search.trainable import TrialContext, one_line, run_trial
 from ladasearch.tasks import TaskSpec
 
 __all__ = ["NUM_GPUS_ENV", "StudyRun", "make_sampler", "resumed_sampler", "run_study", "task_spec"]
-
-NUM_GPUS_ENV = "LADASEARCH_RAY_NUM_GPUS"
-"""GPUs to declare to a local Ray (default: detected); ``1`` exercises GPU scheduling on a CPU."""
 
 
 @dataclass
@@ -104,29 +119,30 @@ def _check_feasible(study: StudyFile, groups: Any) -> None:
 def _open_study(
     study: StudyFile, storage: Any, sampler: optuna.samplers.BaseSampler
 ) -> tuple[optuna.Study, bool]:
-    """Create the study or load it (same name and storage); refuse one of another kind."""
-    names = {
-        summary.study_name
-        for summary in optuna.get_all_study_summaries(storage, include_best_trial=False)
-    }
-    exists = study.name in names
-    if exists:
-        loaded = optuna.load_study(study_name=study.name, storage=storage, sampler=sampler)
-        directions = [d.name.lower() for d in loaded.directions]
-        mode = loaded.user_attrs.get("mode")
-        if directions != study.directions or (mode is not None and mode != study.mode):
-            raise StudyFileError(
-                f"study {study.name!r} already exists with mode {mode} and directions {directions}; "
-                "give this one another name (--name)"
-            )
-        return loaded, False
-    created = optuna.create_study(
-        storage=storage,
-        study_name=study.name,
-        directions=[optuna.study.StudyDirection[d.upper()] for d in study.directions],
-        sampler=sampler,
-    )
-    return created, True
+    """Create the study or load it (same name and storage); refuse one of another kind.
+
+    Race-safe: of several workers starting at once, one creates the study (``fresh``), the
+    others get Optuna's ``DuplicatedStudyError`` and load it.
+    """
+    try:
+        created = optuna.create_study(
+            storage=storage,
+            study_name=study.name,
+            directions=[optuna.study.StudyDirection[d.upper()] for d in study.directions],
+            sampler=sampler,
+        )
+        return created, True
+    except optuna.exceptions.DuplicatedStudyError:
+        pass
+    loaded = optuna.load_study(study_name=study.name, storage=storage, sampler=sampler)
+    directions = [d.name.lower() for d in loaded.directions]
+    mode = loaded.user_attrs.get("mode")
+    if directions != study.directions or (mode is not None and mode != study.mode):
+        raise StudyFileError(
+            f"study {study.name!r} already exists with mode {mode} and directions {directions}; "
+            "give this one another name (--name)"
+        )
+    return loaded, False
 
 
 def _study_attrs(study: StudyFile, sizes: GroupSizes) -> dict[str, Any]:
@@ -149,95 +165,27 @@ def _study_attrs(study: StudyFile, sizes: GroupSizes) -> dict[str, Any]:
     }
 
 
-def _start_ray(address: str | None, study: StudyFile) -> bool:
-    """Start a local Ray (returns True) or connect to ``address`` (False)."""
-    import ray
-
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ["LADASEARCH_QUIET"] = "1"  # no progress bars inside Ray workers
-    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"  # with verbose=0: no experiment tables
-    os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"  # failure reports carry no metrics
-    root = str(Path(__file__).resolve().parents[1])
-    path = os.environ.get("PYTHONPATH", "")
-    os.environ["PYTHONPATH"] = root if not path else f"{root}{os.pathsep}{path}"
-    quiet: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
-    if ray.is_initialized():
-        return False
-    try:
-        if address:
-            ray.init(address=address, **quiet)
-            return True
-        gpus = os.environ.get(NUM_GPUS_ENV)
-        ray.init(
-            num_cpus=max(os.cpu_count() or 1, math.ceil(study.resources.cpu)),
-            num_gpus=int(gpus) if gpus else None,
-            include_dashboard=False,
-            **quiet,
-        )
-    except LadaError:
-        raise
-    except Exception as exc:
-        where = f"the Ray cluster at {address}" if address else "a local Ray"
-        raise LadaError(f"cannot start {where}: {one_line(exc)}") from exc
-    return True
-
-
-def _prepare_teacher(context: TrialContext, resources: dict[str, float]) -> dict[str, float]:
-    """Fine-tune (or load) the study's teacher once, in a Ray task with the trials' resources."""
-    import ray
-
-    def prepare(context: TrialContext) -> dict[str, float]:
-        import torch
-
-        from ladasearch.compression.teacher import get_teacher
-        from ladasearch.tasks import load_task
-
-        torch.set_num_threads(max(1, int(context.cpus)))
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        data = load_task(context.task)
-        cache = Path(context.cache_dir) if context.cache_dir else None
-        teacher = get_teacher(
-            context.model, data, teacher_config(context), device=device, cache_dir=cache, quiet=True
-        )
-        return {
-            "teacher_accuracy": float(teacher.dev_metrics["accuracy"]),
-            "teacher_test_accuracy": float(teacher.test_metrics["accuracy"]),
-            "teacher_params": int(teacher.params),
-        }
-
-    task = ray.remote(num_cpus=resources["cpu"], num_gpus=resources["gpu"], max_retries=0)(prepare)
-    try:
-        result: Any = ray.get(task.remote(context))
-        return dict(result)
-    except ray.exceptions.RayTaskError as exc:
-        cause = exc.cause if isinstance(exc.cause, BaseException) else exc
-        if isinstance(cause, LadaError):
-            raise LadaError(f"teacher: {cause}") from exc
-        raise LadaError(f"teacher: {one_line(cause)}") from exc
-
-
 def _tune(
     study: StudyFile,
     space: SearchSpace,
     context: TrialContext,
     storage: Any,
     sampler: optuna.samplers.BaseSampler,
-    remaining: int,
-    echo: Callable[[str], None] | None,
+    budget: tuple[int, int],
+    beats: TrialBeats,
+    progress: TrialProgress,
 ) -> StudySearcher:
+    """Run Tune until the study holds ``budget = (total, at most this worker's share)`` trials."""
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search import ConcurrencyLimiter
 
-    from ladasearch.search.summary import outcome_line
-
     def told(
         number: int, state: TrialState, values: list[float] | None, result: dict[str, Any]
     ) -> None:
-        if echo is not None:
-            echo(outcome_line(number, state, values, result, study.objectives))
+        progress.finished(number, state, result)
 
+    total, remaining = budget
     searcher = StudySearcher(
         space,
         objectives=study.objectives,
@@ -245,6 +193,9 @@ def _tune(
         study_name=study.name,
         storage=storage,
         on_told=told,
+        total=total,
+        beats=beats,
+        on_start=progress.started,
     )
     scheduler = None
     if study.scheduler == "asha" and study.trial.iterations > 1:
@@ -266,24 +217,25 @@ def _tune(
             num_samples=remaining,
         ),
         run_config=tune.RunConfig(
-            name=f"tune-{time.strftime('%Y%m%d-%H%M%S')}",
+            name=f"tune-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}",
             storage_path=str(Path(context.study_dir) / "ray"),
             verbose=0,
         ),
     )
-    tuner.fit()
+    with warnings.catch_warnings():  # Optuna: "Heartbeat ... supposed to be used with optimize"
+        warnings.filterwarnings("ignore", message=".*Heartbeat.*")
+        tuner.fit()
     return searcher
 
 
-def _stop_leftovers(study: optuna.Study, numbers: list[int]) -> None:
-    """Trials this process asked for but left RUNNING (interrupted): FAIL ``stopped:``, enqueued."""
-    storage = study._storage
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if trial.number in numbers:
-            storage.set_trial_user_attr(trial._trial_id, "fail_reason", STOPPED)
-            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-            if trial.params:
-                study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+def _run_dir(study: StudyFile) -> Path:
+    """``runs/<study>``, mode 0700 (Ray's logs and results, trial checkpoints, models)."""
+    runs = Path(study.runs_dir).resolve()
+    runs.mkdir(parents=True, exist_ok=True)
+    folder = runs / study.name
+    folder.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(folder, 0o700)
+    return folder
 
 
 def run_study(
@@ -292,22 +244,27 @@ def run_study(
     storage: str | None = None,
     trials: int | None = None,
     ray_address: str | None = None,
-    echo: Callable[[str], None] | None = None,
     cache_dir: str | None = None,
+    bar: bool = False,
+    echo: Callable[[str], None] | None = None,
 ) -> StudyRun:
-    """Run (or resume) ``study`` until ``trials`` (default: the study file's) trials are finished.
+    """Run (or resume, or join) ``study`` until it holds ``trials`` (default: the file's) trials.
 
-    Raises a :class:`LadaError` (one line) for a dead database, bad task data, an unloadable
-    model or an infeasible target, before Ray starts. ``echo`` receives one line per finished
-    trial.
+    ``trials`` is the study's total, whatever the number of workers running it. Raises a
+    :class:`LadaError` (one line) for a dead database, bad task data, an unloadable model, an
+    infeasible target or resources no node has, before Ray starts or a study row is written.
+    Progress goes to the ``ladasearch.search`` logger (and a tqdm bar with ``bar``); ``echo``,
+    when given, receives those lines too.
     """
     from ladasearch.compression.budget import parameter_groups
     from ladasearch.models import load_classifier
+    from ladasearch.search.cluster import check_resources, local_resources
     from ladasearch.tasks import load_task
 
     started = time.perf_counter()
-    url = resolve_storage_url(storage)
-    rdb = open_storage(url)
+    url = public_url(resolve_storage_url(storage))
+    if not ray_address:
+        check_resources(study.resources, [local_resources()], "this machine")
     spec = task_spec(study)
     data = load_task(spec)
     model, _ = load_classifier(study.model, data.label_names)
@@ -318,64 +275,107 @@ def run_study(
     space = build_space(
         study.space, sizes, target=study.target, target_range=study.target_range, seed=study.seed
     )
+    run_dir = _run_dir(study)
+    reap_folder(run_dir)  # searches killed here together with their reapers
+    handler = _EchoHandler(echo) if echo is not None else None
+    if handler is not None:
+        LOGGER.addHandler(handler)
+        LOGGER.setLevel(min(LOGGER.getEffectiveLevel(), logging.INFO))
+    reaper = start_ray(ray_address, study.resources, run_dir) if ray_address else None
+    try:
+        return _run(study, url, space, sizes, run_dir, trials, ray_address, cache_dir, bar, started)
+    finally:
+        if ray_address:
+            stop_ray(reaper)
+        if handler is not None:
+            LOGGER.removeHandler(handler)
+
+
+class _EchoHandler(logging.Handler):
+    """Forwards the search's progress lines to an ``echo`` callable."""
+
+    def __init__(self, echo: Callable[[str], None]) -> None:
+        super().__init__(logging.INFO)
+        self.echo = echo
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.echo(record.getMessage())
+
+
+def _run(
+    study: StudyFile,
+    url: str,
+    space: SearchSpace,
+    sizes: GroupSizes,
+    run_dir: Path,
+    trials: int | None,
+    ray_address: str | None,
+    cache_dir: str | None,
+    bar: bool,
+    started: float,
+) -> StudyRun:
+    rdb = open_storage(url, heartbeat=True)
     sampler = make_sampler(study.sampler, study.seed)
     try:
         ot_study, fresh = _open_study(study, rdb, sampler)
+        if fresh:
+            for key, value in _study_attrs(study, sizes).items():
+                ot_study.set_user_attr(key, value)
+        rank = worker_rank(ot_study)
+        if not fresh or rank:
+            existing = len(ot_study.get_trials(deepcopy=False))
+            sampler = resumed_sampler(study.sampler, study.seed, existing + 7919 * rank)
+            ot_study.sampler = sampler
+        stale = fail_stale_trials(ot_study, rdb)
     except LadaError:
         raise
     except Exception as exc:
         raise StorageError(f"study database {redact(url)}: {one_line(exc)}") from exc
-    if fresh:
-        for key, value in _study_attrs(study, sizes).items():
-            ot_study.set_user_attr(key, value)
-    else:
-        sampler = resumed_sampler(
-            study.sampler, study.seed, len(ot_study.get_trials(deepcopy=False))
-        )
-        ot_study.sampler = sampler
     requested = trials if trials is not None else study.trials
-    stale = fail_stale_trials(ot_study, owner=owns_study(ot_study))
-    finished = sum(1 for trial in ot_study.get_trials(deepcopy=False) if counted(trial))
+    all_trials = ot_study.get_trials(deepcopy=False)
+    finished = sum(1 for trial in all_trials if counted(trial))
     run = StudyRun(study.name, url, requested, finished, stale=stale)
-    remaining = requested - finished
+    remaining = requested - occupied(all_trials)
     if remaining <= 0:
         run.wall_seconds = time.perf_counter() - started
         return run
     if fresh and study.enqueue:
         for params in enqueue_points(space, study.enqueue):
             ot_study.enqueue_trial(params, user_attrs={"enqueued": True})
-    study_dir = Path(study.runs_dir).resolve() / study.name
-    study_dir.mkdir(parents=True, exist_ok=True)
-    ot_study.set_user_attr("study_dir", str(study_dir))  # trials' model_dir is relative to it
+    ot_study.set_user_attr("study_dir", str(run_dir))  # trials' model_dir is relative to it
     context = TrialContext(
         storage_url=url,
         study_name=study.name,
         model=study.model,
-        task=spec,
+        task=task_spec(study),
         trial=study.trial,
         teacher=study.teacher,
         seed=study.seed,
-        study_dir=str(study_dir),
+        study_dir=str(run_dir),
         keep_models=study.keep_models,
         cpus=study.resources.cpu,
         cache_dir=cache_dir,
     )
-    started_ray = _start_ray(ray_address, study)
-    import ray
+    reaper = None if ray_address else start_ray(None, study.resources, run_dir)
 
+    def done() -> int:
+        return sum(1 for trial in ot_study.get_trials(deepcopy=False) if counted(trial))
+
+    progress = TrialProgress(requested, done, study.max_concurrent, bar=bar)
     searcher: StudySearcher | None = None
     try:
-        with DriverHeartbeat(ot_study):
+        with TrialBeats(rdb, HEARTBEAT_SECONDS) as beats:
             if "teacher_accuracy" not in ot_study.user_attrs:
-                resources = {"cpu": study.resources.cpu, "gpu": study.resources.gpu}
-                for key, value in _prepare_teacher(context, resources).items():
+                for key, value in prepare_teacher(context, study.resources).items():
                     ot_study.set_user_attr(key, value)
-            searcher = _tune(study, space, context, rdb, sampler, remaining, echo)
+            budget = (requested, remaining)
+            searcher = _tune(study, space, context, rdb, sampler, budget, beats, progress)
     finally:
+        progress.close()
         if searcher is not None:
             run.ran = list(searcher.asked)
-            _stop_leftovers(ot_study, searcher.asked)
-        if started_ray:
-            ray.shutdown()
+            stop_leftovers(ot_study, rdb, searcher.asked, STOPPED)
+        if not ray_address:
+            stop_ray(reaper)
     run.wall_seconds = time.perf_counter() - started
     return run

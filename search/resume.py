@@ -1,11 +1,17 @@
-"""Resume: which trials count towards ``--trials``, and trials left RUNNING by a dead process.
+"""Resume: which trials count towards ``trials``, and trials left RUNNING by a dead process.
 
-A trial is *stale* when it is RUNNING but nobody runs it: its process died (``kill -9``, a lost
-node). It is marked FAIL with ``fail_reason = "stale: the process running it died"`` and its
-parameters are enqueued again. Stale means: this driver owns the study (no other live driver:
-the ``driver`` study attribute names a dead process on this host, or its heartbeat is older than
-:data:`STALE_SECONDS`) and the trial is RUNNING; or, with another live driver, the trial's own
-``heartbeat`` user attribute is older than :data:`STALE_SECONDS`.
+Liveness is Optuna's own heartbeat: the study database is opened with ``heartbeat_interval`` and
+``grace_period`` (:mod:`ladasearch.search.storage`), the driver records a heartbeat for every
+trial it runs (:class:`TrialBeats`, through the public ``record_heartbeat``), and
+``optuna.storages.fail_stale_trials`` fails RUNNING trials whose heartbeat is older than the
+grace period, then calls the storage's ``heartbeat_stale_trial_callback``
+(:class:`RequeueStale`: enqueue the parameters again). Trials whose driver (the ``driver`` user
+attribute: host, pid, process start time) is a dead process on this host are failed at once,
+without waiting for the grace period, through ``study.tell(number, state=FAIL)``.
+
+A stale trial is FAIL with ``fail_reason = "stale: ..."`` (or no ``fail_reason`` when Optuna's
+heartbeat failed it: a finished trial takes no new attributes); neither counts towards the study's
+``trials``, and its parameters are enqueued again with ``retry_of`` naming it.
 """
 
 from __future__ import annotations
@@ -15,107 +21,179 @@ import os
 import socket
 import threading
 import time
+import warnings
 from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from ladasearch.search.procs import alive, start_time
+
 __all__ = [
     "STALE",
-    "STALE_SECONDS",
-    "DriverHeartbeat",
+    "RequeueStale",
+    "TrialBeats",
     "counted",
+    "driver_record",
     "fail_stale_trials",
-    "owns_study",
+    "occupied",
+    "stop_leftovers",
+    "worker_rank",
 ]
 
 STALE = "stale: the process running it died"
-STALE_SECONDS = 120.0
-_RETRY_PREFIXES = ("stale:", "stopped:")
+_RETRY_PREFIXES = ("stale:", "stopped:", "surplus:")
+LEGACY_STALE_SECONDS = 120.0  # trials written before Optuna's heartbeat was used
 
 
 def counted(trial: FrozenTrial) -> bool:
-    """Whether a trial counts towards ``--trials``: COMPLETE, PRUNED, or FAIL that is not stale."""
+    """Whether a trial counts towards ``trials``: COMPLETE, PRUNED, or FAIL with a real reason.
+
+    A FAIL trial without ``fail_reason`` was failed by Optuna's heartbeat (its process died);
+    ``stale:``, ``stopped:`` and ``surplus:`` trials were retried or never ran: none counts.
+    """
     if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
         return True
     if trial.state == TrialState.FAIL:
-        return not str(trial.user_attrs.get("fail_reason", "")).startswith(_RETRY_PREFIXES)
+        reason = str(trial.user_attrs.get("fail_reason", ""))
+        return bool(reason) and not reason.startswith(_RETRY_PREFIXES)
     return False
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+def occupied(trials: list[FrozenTrial]) -> int:
+    """Trials that count, plus the RUNNING ones (they will count once finished)."""
+    return sum(1 for t in trials if counted(t) or t.state == TrialState.RUNNING)
+
+
+def driver_record() -> dict[str, Any]:
+    """This process as a trial's ``driver`` user attribute (host, pid, start time)."""
+    pid = os.getpid()
+    return {"host": socket.gethostname(), "pid": pid, "start": start_time(pid)}
+
+
+def _driver_dead(trial: FrozenTrial) -> bool:
+    driver = trial.user_attrs.get("driver")
+    if driver is None:  # a trial of a search older than the driver record: its own beat
+        beat = trial.user_attrs.get("heartbeat")
+        return isinstance(beat, (int, float)) and time.time() - beat > LEGACY_STALE_SECONDS
+    if not isinstance(driver, dict) or driver.get("host") != socket.gethostname():
         return False
-    except PermissionError:
-        return True
-    return True
+    pid = int(driver.get("pid", -1))
+    if pid == os.getpid():
+        return False
+    return not alive(pid, driver.get("start"))
 
 
-def owns_study(study: optuna.Study, now: float | None = None) -> bool:
-    """True when no other live driver runs ``study`` (so all its RUNNING trials are orphans)."""
-    now = time.time() if now is None else now
-    driver = study.user_attrs.get("driver")
-    if not isinstance(driver, dict):
-        return True
-    if now - float(driver.get("heartbeat", 0.0)) > STALE_SECONDS:
-        return True
-    if driver.get("host") == socket.gethostname():
-        pid = int(driver.get("pid", -1))
-        return pid == os.getpid() or not _alive(pid)
-    return False
+def _requeue(study: optuna.Study, trial: FrozenTrial) -> None:
+    if trial.params:
+        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
 
 
-def fail_stale_trials(study: optuna.Study, *, owner: bool, now: float | None = None) -> list[int]:
-    """Mark stale RUNNING trials FAIL, enqueue their parameters again; return their numbers."""
-    now = time.time() if now is None else now
-    storage = study._storage
-    stale = []
+class RequeueStale:
+    """Optuna's ``heartbeat_stale_trial_callback``: enqueue a stale trial's parameters again."""
+
+    def __init__(self) -> None:
+        self.failed: list[int] = []
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self.failed.append(trial.number)
+        _requeue(study, trial)
+
+
+def fail_stale_trials(study: optuna.Study, storage: optuna.storages.RDBStorage) -> list[int]:
+    """Fail the RUNNING trials nobody runs any more, enqueue them again; return their numbers.
+
+    First those whose driver is a dead process on this host (at once), then, through
+    ``optuna.storages.fail_stale_trials``, those whose heartbeat is past the grace period.
+    """
+    stale: list[int] = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        started = trial.datetime_start.timestamp() if trial.datetime_start else now
-        beat = float(trial.user_attrs.get("heartbeat", started))
-        if not owner and now - beat <= STALE_SECONDS:
+        if not _driver_dead(trial):
             continue
-        storage.set_trial_user_attr(trial._trial_id, "fail_reason", STALE)
-        storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        try:
+            study_id = storage.get_study_id_from_name(study.study_name)
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+            storage.set_trial_user_attr(trial_id, "fail_reason", STALE)
+            study.tell(trial.number, state=TrialState.FAIL)
+        except Exception:  # another worker failed it first
+            continue
+        _requeue(study, trial)
+        stale.append(trial.number)
+    callback = RequeueStale()
+    storage.heartbeat_stale_trial_callback = callback
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    return sorted(stale + callback.failed)
+
+
+def worker_rank(study: optuna.Study) -> int:
+    """This worker's rank among every worker that ever ran the study (0 for the first).
+
+    Workers that share a study must not share a sampler seed (they would propose the same
+    ratios); each one registers a ``worker:`` study attribute stamped with its start, then counts
+    the registrations before its own. A single worker's runs stay reproducible (ranks 0, 1, ...).
+    """
+    key = f"worker:{socket.gethostname()}:{os.getpid()}:{time.time_ns()}"
+    stamp = time.time()
+    study.set_user_attr(key, stamp)
+    workers = {k: v for k, v in study.user_attrs.items() if k.startswith("worker:")}
+    return sorted(workers, key=lambda k: (float(workers[k]), k)).index(key)
+
+
+def stop_leftovers(
+    study: optuna.Study, storage: optuna.storages.RDBStorage, numbers: list[int], reason: str
+) -> None:
+    """Trials this process asked for but left RUNNING (interrupted): FAIL ``stopped:``, enqueued."""
+    study_id = storage.get_study_id_from_name(study.study_name)
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if trial.number not in numbers:
+            continue
+        try:
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+            storage.set_trial_user_attr(trial_id, "fail_reason", reason)
+            study.tell(trial.number, state=TrialState.FAIL)
+        except Exception:  # told meanwhile
+            continue
         if trial.params:
             study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
-        stale.append(trial.number)
-    return stale
 
 
-class DriverHeartbeat:
-    """Keeps the study attribute ``driver = {host, pid, heartbeat}`` fresh while a search runs."""
+class TrialBeats:
+    """Records Optuna's heartbeat for every trial this driver runs, in a background thread."""
 
-    def __init__(self, study: optuna.Study, interval: float = 30.0) -> None:
-        self.study = study
+    def __init__(self, storage: optuna.storages.RDBStorage, interval: float) -> None:
+        self.storage = storage
         self.interval = interval
+        self._ids: set[int] = set()
+        self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ladasearch-driver", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="ladasearch-beats", daemon=True)
 
-    def beat(self) -> None:
-        record: dict[str, Any] = {
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "heartbeat": time.time(),
-        }
-        self.study.set_user_attr("driver", record)
+    def add(self, trial_id: int) -> None:
+        """Start beating for ``trial_id`` (one beat now)."""
+        with self._lock:
+            self._ids.add(trial_id)
+        with contextlib.suppress(Exception):
+            self.storage.record_heartbeat(trial_id)
+
+    def discard(self, trial_id: int) -> None:
+        """Stop beating for ``trial_id``."""
+        with self._lock:
+            self._ids.discard(trial_id)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            with contextlib.suppress(Exception):  # a busy database: the next beat will do
-                self.beat()
+            with self._lock:
+                ids = sorted(self._ids)
+            for trial_id in ids:
+                with contextlib.suppress(Exception):  # a busy database: the next beat will do
+                    self.storage.record_heartbeat(trial_id)
 
-    def __enter__(self) -> DriverHeartbeat:
-        self.beat()
+    def __enter__(self) -> TrialBeats:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
-        with contextlib.suppress(Exception):  # leave a heartbeat that says "nobody runs it now"
-            self.study.set_user_attr(
-                "driver", {"host": socket.gethostname(), "pid": -1, "heartbeat": 0.0}
-            )

@@ -8,19 +8,30 @@ records the sampled ratios as user attributes at once, (b) tells a trial that en
 Ray error) as FAIL with a one-line ``fail_reason``, and (d) tells a trial stopped by the end of
 the search (Ctrl-C, a pending trial never run) as FAIL with a ``stopped:`` reason and enqueues
 its parameters again, so a resumed study retries it.
+
+Many workers share one study: ``total`` is the study's number of trials. The searcher stops
+launching (``Searcher.FINISHED``) once the study's counted plus RUNNING trials reach ``total``,
+and a trial asked past ``total`` by a race between workers (more than ``total`` counted or
+RUNNING trials started before it) is told FAIL ``surplus:`` at once, never run and never
+counted. Each launched trial gets a ``driver`` user attribute (host, pid, start time) and an
+Optuna heartbeat (``beats``) while it runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Callable
 from typing import Any
 
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
+from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
-__all__ = ["OBJECTIVE_KEYS", "STOPPED", "StudySearcher", "TrialOutcome"]
+from ladasearch.search.resume import TrialBeats, counted, driver_record, occupied
+
+__all__ = ["OBJECTIVE_KEYS", "STOPPED", "SURPLUS", "StudySearcher", "TrialOutcome"]
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +39,8 @@ OBJECTIVE_KEYS = {"accuracy": "accuracy", "params": "params", "latency": "latenc
 """Study-file objective name -> the result / user-attribute key it reads."""
 
 STOPPED = "stopped: the search ended before the trial finished"
+FINISHED: Any = Searcher.FINISHED  # Tune's "no more trials" (a str where a dict is typed)
+SURPLUS = "surplus: the study already had its trials when this one was asked (another worker)"
 
 SPACE_ATTRS = ("p_embd", "p_svd", "p_weight", "target_ratio", "predicted_ratio", "rejected_samples")
 
@@ -51,6 +64,9 @@ class StudySearcher(OptunaSearch):
         study_name: str,
         storage: Any,
         on_told: TrialOutcome | None = None,
+        total: int | None = None,
+        beats: TrialBeats | None = None,
+        on_start: Callable[[int, dict[str, Any]], None] | None = None,
     ) -> None:
         metrics = [OBJECTIVE_KEYS[name] for name in objectives]
         modes = ["max" if name == "accuracy" else "min" for name in objectives]
@@ -64,6 +80,9 @@ class StudySearcher(OptunaSearch):
             storage=storage,
         )
         self._on_told = on_told
+        self._on_start = on_start
+        self._beats = beats
+        self.total = total
         self._last_seen: dict[str, int] = {}
         self._configs: dict[str, dict[str, Any]] = {}
         self.asked: list[int] = []
@@ -71,18 +90,82 @@ class StudySearcher(OptunaSearch):
     def save_to_dir(self, checkpoint_dir: str, session_str: str = "default") -> None:
         """Nothing to save: the study database is the checkpoint (resume goes through it)."""
 
-    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled by Tune into its experiment state: no threads, no callbacks."""
+        state = dict(self.__dict__)
+        for key in ("_beats", "_on_told", "_on_start"):
+            state[key] = None
+        return state
+
+    def _trial_id(self, number: int) -> int:
+        storage = self._storage
+        assert storage is not None
+        study_id = storage.get_study_id_from_name(self._study_name)
+        return int(storage.get_trial_id_from_study_id_trial_number(study_id, number))
+
+    def _full(self) -> bool:
+        if self.total is None or self._ot_study is None:
+            return False
+        return occupied(self._ot_study.get_trials(deepcopy=False)) >= self.total
+
+    def _surplus(self, number: int) -> bool:
+        """More than ``total`` counted or RUNNING trials started before trial ``number``."""
+        if self.total is None or self._ot_study is None:
+            return False
+        trials = self._ot_study.get_trials(deepcopy=False)
+        mine = next(t for t in trials if t.number == number)
+
+        def key(trial: FrozenTrial) -> tuple[float, int]:
+            start = trial.datetime_start.timestamp() if trial.datetime_start else float("inf")
+            return start, trial.number
+
+        before = [
+            t
+            for t in trials
+            if t.number != number
+            and (counted(t) or t.state == TrialState.RUNNING)
+            and key(t) < key(mine)
+        ]
+        return len(before) >= self.total
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:  # or Searcher.FINISHED
+        if self._full():
+            return FINISHED
         config = super().suggest(trial_id)
-        if config is None:
-            return None
+        if not isinstance(config, dict):
+            return config
         ot_trial = self._ot_trials[trial_id]
+        ot_trial.set_user_attr("driver", driver_record())
+        if self._surplus(ot_trial.number):
+            self._refuse(trial_id, ot_trial)
+            return FINISHED
+        if self._beats is not None:
+            self._beats.add(self._trial_id(ot_trial.number))
         for key in SPACE_ATTRS:
             if config.get(key) is not None:
                 ot_trial.set_user_attr(key, config[key])
         config["_trial_number"] = ot_trial.number
         self._configs[trial_id] = config
         self.asked.append(ot_trial.number)
+        if self._on_start is not None:
+            self._on_start(ot_trial.number, config)
         return config
+
+    def _refuse(self, trial_id: str, ot_trial: Any) -> None:
+        """Tell a trial asked past ``total`` FAIL ``surplus:``; put enqueued parameters back."""
+        self._completed_trials.add(trial_id)
+        study = self._ot_study
+        assert study is not None
+        assert self._storage is not None
+        frozen = self._storage.get_trial(self._trial_id(ot_trial.number))
+        fixed = "fixed_params" in frozen.system_attrs  # an enqueued trial: keep it queued
+        try:
+            ot_trial.set_user_attr("fail_reason", SURPLUS)
+            study.tell(ot_trial, state=TrialState.FAIL)
+            if fixed and ot_trial.params:
+                study.enqueue_trial(ot_trial.params, user_attrs={"retry_of": ot_trial.number})
+        except Exception as exc:
+            logger.warning("could not record surplus trial %s: %s", ot_trial.number, exc)
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         self._last_seen[trial_id] = int(result.get("training_iteration", 0))
@@ -144,6 +227,9 @@ class StudySearcher(OptunaSearch):
         study = self._ot_study
         assert study is not None
         state, values, reason = self._decide(trial_id, result, error)
+        if self._beats is not None:
+            with contextlib.suppress(Exception):  # a busy database: beating on is harmless
+                self._beats.discard(self._trial_id(ot_trial.number))
         try:
             if reason is not None and not self._stored_attrs(ot_trial.number).get("fail_reason"):
                 ot_trial.set_user_attr("fail_reason", reason)

@@ -131,13 +131,33 @@ def load_study_file(path: str | Path) -> StudyFile:
     except OSError as exc:
         raise StudyFileError(f"{path}: cannot read the study file ({exc.strerror or exc})") from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+    except _DuplicateKey as exc:
+        raise StudyFileError(f"{path}: {exc}") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise StudyFileError(f"{path}: not valid YAML{where}: {problem}") from exc
     return parse_study(data, source=str(path), text=text)
+
+
+class _DuplicateKey(Exception):
+    """A key given twice in one YAML mapping (``yaml.safe_load`` keeps the last silently)."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise _DuplicateKey(f"key {key!r} is given twice (lines {seen[key]} and {line})")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 class _Reader:
@@ -314,7 +334,14 @@ def _targets(top: _Reader, mode: str) -> tuple[float | None, tuple[float, float]
     first, second = (_ratio(top, "target_range", value) for value in raw_range)
     low, high = sorted((first, second))
     if high - low < 1e-6:
-        raise top.fail("target_range", f"must span a range, got {raw_range!r}")
+        raise top.fail("target_range", f"must span a range, got {raw_range!r} (empty)")
+    times = [isinstance(v, str) and v.strip().lower().endswith("x") for v in raw_range]
+    ascending = first > second if times[0] else first < second  # [2.5x, 10x] or [0.1, 0.4]
+    if times[0] == times[1] and not ascending:  # written in one notation, low to high
+        raise top.fail(
+            "target_range",
+            f"is reversed: write it low to high, e.g. [2.5x, 10x], got {raw_range!r}",
+        )
     return None, (low, high)
 
 

@@ -1,7 +1,8 @@
 """The Ray Tune function trainable: one trial = one ``compress_job`` (the engine's one call).
 
-The trial writes its own record into the study database: a ``heartbeat`` user attribute every
-30 s (resume tells a dead trial from a live one by it), the per-iteration ``history``, then every
+The trial writes its own record into the study database: Optuna's trial heartbeat every 5 s
+(resume tells a dead trial from a live one by it; the driver beats for it too), the
+per-iteration ``history``, then every
 metric of docs/ARCHITECTURE.md as user attributes. Each finished iteration is reported to Tune
 (``accuracy``, ``params``, ``ratio``, ``iteration``, ``final``); the last iteration is reported
 once, with the full metrics and ``final = 1``, after the engine's final evaluation, so a trial
@@ -13,6 +14,7 @@ or anything else) is caught: the trial records ``fail_reason`` (one line) and re
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import socket
@@ -34,7 +36,7 @@ __all__ = [
     "teacher_config",
 ]
 
-HEARTBEAT_SECONDS = 30.0
+HEARTBEAT_SECONDS = 5.0
 
 METRIC_KEYS = (
     "accuracy", "test_accuracy", "f1", "test_f1", "teacher_accuracy", "teacher_test_accuracy",
@@ -92,7 +94,7 @@ class _TrialRecord:
     def __init__(self, context: TrialContext, number: int) -> None:
         from ladasearch.search.storage import open_storage
 
-        self.storage = open_storage(context.storage_url)
+        self.storage = open_storage(context.storage_url, heartbeat=True)
         study_id = self.storage.get_study_id_from_name(context.study_name)
         self.trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, number)
         self._lock = threading.Lock()
@@ -106,10 +108,12 @@ class _TrialRecord:
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):
             with contextlib.suppress(Exception):  # a busy SQLite file: the next beat will do
-                self.set("heartbeat", time.time())
+                self.storage.record_heartbeat(self.trial_id)  # Optuna's trial heartbeat
 
     def __enter__(self) -> _TrialRecord:
-        self.set("heartbeat", time.time())
+        self.set("heartbeat", time.time())  # when the trial's own process started it
+        with contextlib.suppress(Exception):
+            self.storage.record_heartbeat(self.trial_id)
         self._thread.start()
         return self
 
@@ -123,6 +127,23 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)
+
+
+def _checkpoint(context: TrialContext, config: dict[str, Any], record: _TrialRecord) -> Any:
+    """The trial's per-iteration checkpoint; a retried trial restores the one it retries."""
+    from ladasearch.search.checkpoint import TrialCheckpoint
+
+    study_dir = Path(context.study_dir)
+    number = int(config["_trial_number"])
+    retry_of = record.storage.get_trial_user_attrs(record.trial_id).get("retry_of")
+    sources = (study_dir / f"trial_{retry_of}" / "checkpoint",) if retry_of is not None else ()
+    key = {
+        "model": context.model,
+        "seed": context.seed,
+        "ratios": [config["p_embd"], config["p_svd"], config["p_weight"]],
+        "trial": dataclasses.asdict(context.trial),
+    }
+    return TrialCheckpoint(study_dir / f"trial_{number}" / "checkpoint", key, sources)
 
 
 def run_trial(config: dict[str, Any], context: TrialContext) -> None:
@@ -146,6 +167,7 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
     history: list[dict[str, float]] = []
 
     with _TrialRecord(context, number) as record:
+        checkpoint = _checkpoint(context, config, record)
         record.set("device", device)
         record.set("node", socket.gethostname())
         record.set("cuda_visible_devices", os.environ.get("CUDA_VISIBLE_DEVICES"))
@@ -186,12 +208,16 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
                 callback=on_iteration,
                 cache_dir=Path(context.cache_dir) if context.cache_dir else None,
                 quiet=True,
+                checkpoint=checkpoint,
             )
         except Exception as exc:  # TrainingDiverged, engine errors, CUDA OOM...
             reason = one_line(exc)
             record.set("fail_reason", reason)
             tune.report({"failed": 1, "fail_reason": reason, "iteration": len(history), "final": 1})
             return
+        if checkpoint.restored is not None:
+            record.set("resumed_at_iteration", checkpoint.restored[1] + 1)
+        checkpoint.remove()
         metrics = {**metrics, "target_ratio": config.get("target_ratio"), **ratios.to_dict()}
         if metrics.get("model_dir"):  # relative to the study's run folder, which may move
             metrics["model_dir"] = os.path.relpath(metrics["model_dir"], context.study_dir)

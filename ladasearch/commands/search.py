@@ -43,7 +43,16 @@ def register(subparsers: Any) -> None:
     search.add_argument(
         "--cache-dir", default=None, help="teacher cache (default $LADASEARCH_CACHE or ~/.cache)"
     )
-    search.add_argument("--quiet", action="store_true", help="no progress lines")
+    search.add_argument(
+        "--quiet", action="store_true", help="no progress lines (same as --log-level WARNING)"
+    )
+    search.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="progress lines on stderr: INFO (default) logs each trial's start and end",
+    )
     search.set_defaults(func=run_search)
 
     studies = subparsers.add_parser(
@@ -107,6 +116,19 @@ def apply_overrides(study: Any, args: argparse.Namespace) -> Any:
     return dataclasses.replace(study, **changes)
 
 
+def _configure_logging(level: str, tty: bool) -> None:
+    """Progress lines of ``ladasearch.search`` on stderr (above the bar on a terminal)."""
+    import logging
+
+    from ladasearch.search.progress_log import LOGGER, TqdmHandler
+
+    handler: logging.Handler = TqdmHandler() if tty else logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    LOGGER.handlers[:] = [handler]
+    LOGGER.setLevel(level)
+    LOGGER.propagate = False
+
+
 def run_search(args: argparse.Namespace) -> int:
     """Validate the file, run or resume the study, print a summary."""
     from ladasearch.search.orchestrator import run_study
@@ -114,22 +136,20 @@ def run_search(args: argparse.Namespace) -> int:
     from ladasearch.search.summary import study_trials
 
     study = apply_overrides(load_study_file(Path(args.study_file)), args)
-    show_progress = not args.quiet and sys.stderr.isatty()
-
-    def echo(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
+    level = "WARNING" if args.quiet else args.log_level
+    tty = sys.stderr.isatty()
+    _configure_logging(level, tty)
     run = run_study(
         study,
         storage=args.storage,
         trials=args.trials,
         ray_address=args.ray_address,
-        echo=echo if show_progress else None,
         cache_dir=args.cache_dir,
+        bar=tty and level in ("DEBUG", "INFO"),
     )
     from ladasearch.search.storage import open_storage, redact
 
-    data = study_trials(study.name, open_storage(run.storage_url))
+    data = study_trials(study.name, open_storage(run.storage_url, existing=True))
     states: dict[str, int] = {}
     for trial in data["trials"]:
         states[trial["state"]] = states.get(trial["state"], 0) + 1
@@ -156,7 +176,7 @@ def run_studies(args: argparse.Namespace) -> int:
     from ladasearch.search.storage import open_storage, resolve_storage_url
     from ladasearch.search.summary import list_studies
 
-    rows = list_studies(open_storage(resolve_storage_url(args.storage)))
+    rows = list_studies(open_storage(resolve_storage_url(args.storage), existing=True))
     if not rows:
         print("no studies in this storage")
     for row in rows:
@@ -180,7 +200,7 @@ def run_show(args: argparse.Namespace) -> int:
     from ladasearch.search.storage import open_storage, resolve_storage_url
     from ladasearch.search.summary import format_trials, study_trials
 
-    data = study_trials(args.study, open_storage(resolve_storage_url(args.storage)))
+    data = study_trials(args.study, open_storage(resolve_storage_url(args.storage), existing=True))
     for line in format_trials(data["trials"]):
         print(line)
     if args.json:

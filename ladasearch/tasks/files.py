@@ -9,7 +9,9 @@ says so).
 
 Any problem is a :class:`DataError` naming the file: missing or unreadable, empty, a missing column
 (with the columns found), an empty text or label (with its line), a malformed JSON line (with its
-line number), fewer than two labels.
+line number), fewer than two labels, fewer than :data:`MIN_EXAMPLES_PER_CLASS` examples of a
+label in the training file (a classifier cannot learn, nor a dev split measure, a class seen
+once or twice: such a run would "succeed" with a meaningless accuracy).
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ from typing import Any
 from ladasearch.errors import DataError
 from ladasearch.tasks._base import Example, TaskData, TaskSpec, carve_dev, fingerprint_task
 
-__all__ = ["load_file_task"]
+__all__ = ["MIN_EXAMPLES_PER_CLASS", "load_file_task"]
+
+MIN_EXAMPLES_PER_CLASS = 5
+"""The fewest rows of each label a training file must hold."""
 
 DEFAULT_TEXT_COLUMN = "text"
 DEFAULT_LABEL_COLUMN = "label"
@@ -156,6 +161,19 @@ def _examples(rows: Sequence[_Row], ids: dict[str, int]) -> tuple[Example, ...]:
     return tuple(Example(text=r.text, text_pair=r.text_pair, label=ids[r.label]) for r in rows)
 
 
+def _check_class_sizes(path: Path, rows: Sequence[_Row], column: str) -> None:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.label] = counts.get(row.label, 0) + 1
+    small = sorted((n, label) for label, n in counts.items() if n < MIN_EXAMPLES_PER_CLASS)
+    if small:
+        n, label = small[0]
+        raise DataError(
+            f"{path}: label {label!r} in column {column!r} has {n} example(s); every label needs "
+            f"at least {MIN_EXAMPLES_PER_CLASS} (MIN_EXAMPLES_PER_CLASS)"
+        )
+
+
 def load_file_task(spec: TaskSpec) -> TaskData:
     """Load a ``csv:PATH`` or ``jsonl:PATH`` task (see the module docstring for the rules)."""
     kind, _, raw_path = spec.name.partition(":")
@@ -174,6 +192,7 @@ def load_file_task(spec: TaskSpec) -> TaskData:
     keys = {r.label for r in rows} | {r.label for r in dev_rows or ()}
     if len(keys) < 2:
         raise DataError(f"{path}: fewer than two labels in column {columns.label!r} ({len(keys)})")
+    _check_class_sizes(path, rows, columns.label)
     label_names = _label_names(keys)
     ids = {name: i for i, name in enumerate(label_names)}
     if dev_rows is None:
