@@ -183,11 +183,11 @@ def _start_ray(address: str | None, study: StudyFile) -> bool:
     return True
 
 
-def _prepare_teacher(context: TrialContext, resources: dict[str, float]) -> dict[str, float]:
+def _prepare_teacher(context: TrialContext, resources: dict[str, float]) -> dict[str, Any]:
     """Fine-tune (or load) the study's teacher once, in a Ray task with the trials' resources."""
     import ray
 
-    def prepare(context: TrialContext) -> dict[str, float]:
+    def prepare(context: TrialContext) -> dict[str, Any]:
         import torch
 
         from ladasearch.compression.teacher import get_teacher
@@ -204,6 +204,7 @@ def _prepare_teacher(context: TrialContext, resources: dict[str, float]) -> dict
             "teacher_accuracy": float(teacher.dev_metrics["accuracy"]),
             "teacher_test_accuracy": float(teacher.test_metrics["accuracy"]),
             "teacher_params": int(teacher.params),
+            **teacher.majority_fields(),
         }
 
     task = ray.remote(num_cpus=resources["cpu"], num_gpus=resources["gpu"], max_retries=0)(prepare)
@@ -215,6 +216,22 @@ def _prepare_teacher(context: TrialContext, resources: dict[str, float]) -> dict
         if isinstance(cause, LadaError):
             raise LadaError(f"teacher: {cause}") from exc
         raise LadaError(f"teacher: {one_line(cause)}") from exc
+
+
+def _refuse_weak_teacher(attrs: dict[str, Any], allowed: bool) -> None:
+    """LadaError (exit 2) when the study's teacher is not above the majority class, unless
+    ``allowed`` (``--allow-weak-teacher`` / ``teacher: {allow_weak: true}``)."""
+    from ladasearch.stats import weak_teacher_warning
+
+    warning = weak_teacher_warning(attrs)
+    if warning is not None and not allowed:
+        raise LadaError(
+            "teacher is not significantly better than the majority class "
+            f"({float(attrs['teacher_test_accuracy']):.4f} vs "
+            f"{float(attrs['majority_test_accuracy']):.4f} test accuracy, one-sided McNemar "
+            f"p={float(attrs['teacher_majority_p']):.2g}): not searching; fine-tune it longer "
+            "(teacher: steps) or pass --allow-weak-teacher (teacher: {allow_weak: true})"
+        )
 
 
 def _tune(
@@ -369,6 +386,7 @@ def run_study(
                 resources = {"cpu": study.resources.cpu, "gpu": study.resources.gpu}
                 for key, value in _prepare_teacher(context, resources).items():
                     ot_study.set_user_attr(key, value)
+            _refuse_weak_teacher(ot_study.user_attrs, study.teacher.allow_weak)
             searcher = _tune(study, space, context, rdb, sampler, remaining, echo)
     finally:
         if searcher is not None:
