@@ -119,7 +119,7 @@ def _bench_job(args: dict[str, Any]) -> dict[str, Any]:
     teacher = get_teacher(
         args["model"], task, config, device=device, cache_dir=Path(args["cache"]), quiet=True
     )
-    steps = 5 if args["tiny"] else 100
+    steps = 5 if args["tiny"] else int(args.get("bench_steps", 100))
     budget = TrainBudget(
         iterations=2, steps=steps, batch_size=32, learning_rate=2e-4, max_length=MAX_LENGTH
     )
@@ -237,6 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--bench-recipe", choices=list(RECIPES), default="epochs", help="teacher of part 2"
     )
+    parser.add_argument(
+        "--bench-steps", type=int, default=100, help="distillation steps per iteration (part 2)"
+    )
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) // 2))
     parser.add_argument(
         "--cache", type=Path, default=None, help="teacher cache (default OUT/cache)"
@@ -258,7 +261,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.tiny:
             jobs = [{**j, "config": replace(j["config"], steps=4, min_steps=2)} for j in jobs]
         bench = [
-            {**common, "task": t, "factor": f, "seed": 0, "bench_recipe": args.bench_recipe}
+            {
+                **common,
+                "task": t,
+                "factor": f,
+                "seed": 0,
+                "bench_recipe": args.bench_recipe,
+                "bench_steps": args.bench_steps,
+            }
             for t in args.bench_tasks
             for f in BENCH_RATIOS
         ]
