@@ -173,3 +173,39 @@ def test_search_refuses_a_weak_teacher_unless_allowed() -> None:
     assert parse_study(STUDY).teacher.steps is None  # the epoch-based default
     with pytest.raises(LadaError, match="allow_weak"):
         parse_study({**STUDY, "teacher": {"allow_weak": "yes"}})
+
+
+def test_search_and_show_on_a_weak_teacher(
+    tmp_path: Path, tiny_model_dir: Path, noise_csv: Path
+) -> None:
+    from search_helpers import ladasearch, write_study
+
+    cache = tmp_path / "cache"
+    study = write_study(
+        tmp_path,
+        tiny_model_dir,
+        noise_csv,
+        name="weak",
+        text_column="text",
+        text_pair_column="other",
+        label_column="label",
+        trials=1,
+        teacher={"allow_weak": False},
+    )
+    refused = ladasearch(["search", str(study)], tmp_path, cache, timeout=300)
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.count("\n") == 1
+    assert "not significantly better than the majority class" in refused.stderr
+    assert "--allow-weak-teacher" in refused.stderr
+    shown = ladasearch(["show", "weak"], tmp_path, cache, timeout=120)
+    assert shown.returncode == 0
+    assert "majority class: dev" in shown.stdout
+    assert [line for line in shown.stdout.splitlines() if line.startswith("WARNING")]
+    allowed = ladasearch(
+        ["search", str(study), "--allow-weak-teacher"], tmp_path, cache, timeout=300
+    )
+    assert allowed.returncode == 0, allowed.stderr
+    trial = json.loads(
+        ladasearch(["show", "weak", "--json"], tmp_path, cache).stdout.splitlines()[-1]
+    )
+    assert len(trial["trials"]) == 1 and trial["teacher"]["teacher_significant"] is False
