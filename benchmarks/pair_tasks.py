@@ -78,7 +78,7 @@ def _split_of(film: str) -> str:
 
 
 def _polarity(reviews: Sequence[_Review], n: int, rng: random.Random) -> list[tuple[str, str, str]]:
-    rows = []
+    rows: list[tuple[str, str, str]] = []
     while len(rows) < n:
         a, b = _two(reviews, rng)
         if a.film != b.film:
@@ -95,7 +95,7 @@ def _film(
 ) -> list[tuple[str, str, str]]:
     usable = [r for r in reviews if r.film in plots]
     films = sorted({r.film for r in usable})
-    rows = []
+    rows: list[tuple[str, str, str]] = []
     while len(rows) < n and len(films) > 1:
         review = usable[rng.randrange(len(usable))]
         if rng.random() < POSITIVE_RATE:
@@ -119,7 +119,7 @@ def _continuation(
     reviews: Sequence[_Review], n: int, rng: random.Random
 ) -> list[tuple[str, str, str]]:
     split = [(r.film, halves) for r in reviews if (halves := _halves(r.text)) is not None]
-    rows = []
+    rows: list[tuple[str, str, str]] = []
     while len(rows) < n and len(split) > 1:
         film, (first, second) = split[rng.randrange(len(split))]
         if rng.random() < POSITIVE_RATE:

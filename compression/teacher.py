@@ -101,12 +101,11 @@ class TeacherConfig:
         return max(self.min_steps, min(self.max_steps, math.ceil(self.epochs * per_epoch)))
 
     def describe(self, train_size: int) -> str:
-        """The recipe in words, e.g. ``963 steps (3 epochs), lr 0.0001, best of 3 dev checks``."""
+        """The recipe in words, e.g. ``963 steps (3 epochs), lr 5e-05, best of 3 dev checks``."""
         steps = self.train_steps(train_size)
+        epochs = steps * self.batch_size / max(1, train_size)
         span = (
-            f"{steps} steps"
-            if self.steps is not None
-            else f"{steps} steps ({self.epochs:g} epochs)"
+            f"{steps} steps" if self.steps is not None else f"{steps} steps ({epochs:.3g} epochs)"
         )
         checks = f", best of {self.evaluations} dev checks" if self.evaluations > 1 else ""
         return f"{span}, batch {self.batch_size}, lr {self.learning_rate:g}{checks}"
