@@ -231,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", default="minilm")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--tasks", nargs="+", default=["polarity", "film", "continuation", "rt"])
+    parser.add_argument("--tasks", nargs="*", default=["polarity", "film", "continuation", "rt"])
     parser.add_argument("--recipes", nargs="+", choices=list(RECIPES), default=list(RECIPES))
     parser.add_argument("--bench-tasks", nargs="*", default=["film", "rt"])
     parser.add_argument(

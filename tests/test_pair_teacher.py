@@ -209,3 +209,22 @@ def test_search_and_show_on_a_weak_teacher(
         ladasearch(["show", "weak", "--json"], tmp_path, cache).stdout.splitlines()[-1]
     )
     assert len(trial["trials"]) == 1 and trial["teacher"]["teacher_significant"] is False
+
+
+def test_benchmarks_pair_section_puts_the_majority_class_beside_both(tmp_path: Path) -> None:
+    from benchmarks.pair_report import pair_section
+
+    check = {"accuracy": 0.7, "majority_accuracy": 0.645, "p_value": 0.001}
+    teacher = {"task": "film", "recipe": "epochs", "seed": 0, "steps": 414, "test": check}
+    bench = {
+        "task": "film", "factor": 5.0, "seed": 0, "measured_ratio": 0.2, "test_accuracy": 0.68,
+        "teacher_test_accuracy": 0.7, "majority_test_accuracy": 0.645, "retained": 0.68 / 0.7,
+        "budget": "2 iterations x 100 steps", "device": "cuda", "teacher_recipe": "epochs",
+    }  # fmt: skip
+    assert pair_section(tmp_path) == []  # nothing measured: no section
+    (tmp_path / "teachers.jsonl").write_text(json.dumps(teacher) + "\n", encoding="utf-8")
+    (tmp_path / "bench.jsonl").write_text(json.dumps(bench) + "\n", encoding="utf-8")
+    text = "\n".join(pair_section(tmp_path))
+    assert "| film | epochs | 414 | 1 | 70.0 (70.0) | 64.5 | 1/1 | 0.001 |" in text
+    assert "| film | 5x | 68.0 | 70.0 | 64.5 | 97.1 | 0.2000 |" in text
+    assert "`film`: significantly above the majority class in every seed with `epochs`" in text
