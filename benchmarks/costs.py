@@ -80,6 +80,7 @@ def _study_file(bench: Bench, name: str, point: dict[str, float]) -> Any:
             "steps": teacher.steps,
             "batch_size": teacher.batch_size,
             "learning_rate": teacher.learning_rate,
+            "allow_weak": True,  # a cost measurement, not a quality one
         },
         "resources": {"cpu": float(os.cpu_count() or 1), "gpu": 0.0},
     }

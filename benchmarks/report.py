@@ -18,6 +18,7 @@ from benchmarks.curves import LABELS as CURVE_LABELS
 from benchmarks.curves import Curve
 from benchmarks.efficiency import SEARCHES, EfficiencyResult
 from benchmarks.latency_report import latency_lines
+from benchmarks.pair_report import majority_line, pair_section
 from benchmarks.profiles import Profile
 from benchmarks.quality import PAPER_TEACHER_SST2, VARIANTS, QualityRow
 from benchmarks.runs import ratio_label
@@ -97,6 +98,8 @@ def _quality(report: Report) -> list[str]:
         )
     if not report.quality:
         lines.append("| - | no finished runs yet | | | | | | | | | |")
+    profile = report.profile
+    lines += ["", majority_line(profile.task, profile.text_column, profile.label_column)]
     lines += ["", *_gap_text(report), "", "Sources:", "", *sources.lines()]
     return lines
 
@@ -392,6 +395,7 @@ def render(report: Report, command: str) -> str:
     ]
     parts = [_quality(report), _curves(report), _efficiency(report), _costs(report)]
     parts.append(latency_lines(report.latency))
+    parts += [pair_section()] if profile.headline else []
     body = [line for part in parts for line in [*part, ""]]
     return "\n".join(head + body).rstrip() + "\n"
 

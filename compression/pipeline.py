@@ -345,7 +345,8 @@ def compress_job(
     if not quiet:
         announce(f"task {data.describe()}")
         announce(
-            f"teacher: {model}, fine-tuned for {teacher_config.steps} steps or taken from the cache"
+            f"teacher: {model}, fine-tuned for {teacher_config.describe(len(data.train))} "
+            "or taken from the cache"
         )
     teacher = get_teacher(
         model, data, teacher_config, device=torch_device, cache_dir=cache_dir, quiet=quiet
@@ -410,6 +411,7 @@ def compress_job(
         "history": [asdict(record) for record in result.history],
         **result.details,
     }
+    metrics.update(teacher.majority_fields())  # the majority-class baseline beside both
     if "f1" in data.metrics:
         metrics["f1"] = dev_metrics["f1"]
         metrics["test_f1"] = test_metrics["f1"]
@@ -461,6 +463,7 @@ def _card_metadata(metrics: dict[str, Any], task: TaskSpec) -> dict[str, Any]:
         "test_accuracy",
         "teacher_accuracy",
         "teacher_test_accuracy",
+        "majority_test_accuracy",
         "params",
         "teacher_params",
         "ratio",

@@ -1,7 +1,10 @@
 """The teacher: the uncompressed model fine-tuned on the task, cached on disk.
 
-``get_teacher`` fine-tunes a pretrained model with AdamW and a linear warm-up / decay schedule for
-a fixed number of steps, scores it on dev and test, and saves it under
+``get_teacher`` fine-tunes a pretrained model with AdamW and a linear warm-up / decay schedule
+(by default 3 epochs of the training split, at least 300 steps, at lr 5e-5, keeping the best
+of 3 dev checks; see
+:mod:`ladasearch.compression.teacher_fit`), scores it on dev and test against the majority class
+(:mod:`ladasearch.stats`), and saves it under
 ``<cache>/teachers/<key>/`` where ``key`` hashes the model fingerprint, the task fingerprint and
 every hyper-parameter. A later call with the same key loads it instead of training. Training
 writes into a temporary folder beside the final one and renames it into place, under an exclusive
@@ -19,22 +22,21 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 import torch
-from torch.nn import functional as F
-from torch.utils.data import DataLoader
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from ladasearch.compression.evaluate import evaluate
+from ladasearch.compression.evaluate import evaluate, predict_logits
+from ladasearch.compression.teacher_fit import fine_tune as _fine_tune
 from ladasearch.errors import LadaError
 from ladasearch.models import load_classifier, model_fingerprint, quiet_transformers
-from ladasearch.progress import progress
-from ladasearch.tasks import TaskData, encode, make_loader
+from ladasearch.stats import MajorityCheck, majority_check
+from ladasearch.tasks import Example, TaskData, encode, make_loader
 
 try:  # POSIX only; elsewhere the cache still works, without the cross-process guard.
     import fcntl
@@ -43,7 +45,7 @@ except ImportError:  # pragma: no cover
 
 __all__ = ["Teacher", "TeacherConfig", "cache_root", "get_teacher", "teacher_key"]
 
-_RECIPE_VERSION = 2  # bump when the training recipe changes, to invalidate old teachers
+_RECIPE_VERSION = 3  # bump when the training recipe changes, to invalidate old teachers
 _METADATA = "teacher.json"
 
 
@@ -51,18 +53,30 @@ _METADATA = "teacher.json"
 class TeacherConfig:
     """Hyper-parameters of teacher fine-tuning (all of them are part of the cache key)."""
 
-    steps: int = 300
+    steps: int | None = None  # None: ``epochs`` passes over the training split (see train_steps)
     batch_size: int = 32
     learning_rate: float = 5e-5
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
     max_length: int = 128
     seed: int = 0
+    epochs: float = 3.0
+    min_steps: int = 300  # tiny sets still get the old fixed budget
+    max_steps: int = 5000
+    evaluations: int = 3  # dev checks during training; the best one's weights are kept
 
     def __post_init__(self) -> None:
         problems = []
-        if self.steps < 1:
+        if self.steps is not None and self.steps < 1:
             problems.append(f"steps must be >= 1 (got {self.steps})")
+        if not (math.isfinite(self.epochs) and self.epochs > 0):
+            problems.append(f"epochs must be > 0 (got {self.epochs})")
+        if not 1 <= self.min_steps <= self.max_steps:
+            problems.append(
+                f"need 1 <= min_steps <= max_steps (got {self.min_steps}, {self.max_steps})"
+            )
+        if self.evaluations < 1:
+            problems.append(f"evaluations must be >= 1 (got {self.evaluations})")
         if self.batch_size < 1:
             problems.append(f"batch_size must be >= 1 (got {self.batch_size})")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
@@ -78,6 +92,24 @@ class TeacherConfig:
         if problems:
             raise LadaError("teacher: " + "; ".join(problems))
 
+    def train_steps(self, train_size: int) -> int:
+        """``steps`` when set, else ``epochs`` passes of ``train_size`` examples, clamped to
+        ``[min_steps, max_steps]`` (so tiny sets still train and huge ones stay bounded)."""
+        if self.steps is not None:
+            return self.steps
+        per_epoch = math.ceil(max(1, train_size) / self.batch_size)
+        return max(self.min_steps, min(self.max_steps, math.ceil(self.epochs * per_epoch)))
+
+    def describe(self, train_size: int) -> str:
+        """The recipe in words, e.g. ``963 steps (3 epochs), lr 5e-05, best of 3 dev checks``."""
+        steps = self.train_steps(train_size)
+        epochs = steps * self.batch_size / max(1, train_size)
+        span = (
+            f"{steps} steps" if self.steps is not None else f"{steps} steps ({epochs:.3g} epochs)"
+        )
+        checks = f", best of {self.evaluations} dev checks" if self.evaluations > 1 else ""
+        return f"{span}, batch {self.batch_size}, lr {self.learning_rate:g}{checks}"
+
 
 @dataclass
 class Teacher:
@@ -90,6 +122,26 @@ class Teacher:
     test_metrics: dict[str, float]
     params: int
     cached: bool
+    majority_dev: MajorityCheck | None = None
+    majority_test: MajorityCheck | None = None
+
+    @property
+    def weak(self) -> bool:
+        """True when the teacher is not significantly above the majority class on test."""
+        return self.majority_test is not None and not self.majority_test.significant
+
+    def majority_fields(self) -> dict[str, Any]:
+        """Flat JSON-ready fields of the majority-class check (empty for an old cached teacher)."""
+        check = self.majority_test
+        if check is None:
+            return {}
+        dev = self.majority_dev
+        return {
+            "majority_accuracy": dev.majority_accuracy if dev is not None else None,
+            "majority_test_accuracy": check.majority_accuracy,
+            "teacher_majority_p": check.p_value,
+            "teacher_significant": check.significant,
+        }
 
 
 def cache_root(cache_dir: Path | None = None) -> Path:
@@ -129,87 +181,26 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _cycle(loader: DataLoader[Any]) -> Iterator[dict[str, torch.Tensor]]:
-    """Batches forever: epoch after epoch (each epoch reshuffled by the loader's generator)."""
-    while True:
-        yield from loader
-
-
-def _optimizer(model: torch.nn.Module, config: TeacherConfig) -> torch.optim.AdamW:
-    """AdamW with no weight decay on biases and LayerNorm weights (the BERT recipe)."""
-    decay: list[torch.nn.Parameter] = []
-    no_decay: list[torch.nn.Parameter] = []
-    for name, parameter in model.named_parameters():
-        if parameter.requires_grad:
-            skip = parameter.ndim < 2 or "LayerNorm" in name or "layer_norm" in name
-            (no_decay if skip else decay).append(parameter)
-    groups = [
-        {"params": decay, "weight_decay": config.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(groups, lr=config.learning_rate)
-
-
-def _linear_schedule(
-    optimizer: torch.optim.Optimizer, config: TeacherConfig
-) -> torch.optim.lr_scheduler.LambdaLR:
-    warmup = round(config.steps * config.warmup_ratio)
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (config.steps - step) / max(1, config.steps - warmup))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def _fine_tune(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    task: TaskData,
-    config: TeacherConfig,
-    device: torch.device,
-    quiet: bool,
-) -> None:
-    """``config.steps`` AdamW steps of cross-entropy on ``task.train``, in place."""
-    loader = make_loader(
-        encode(task.train, tokenizer, config.max_length),
-        config.batch_size,
-        shuffle=True,
-        seed=config.seed,
-    )
-    optimizer = _optimizer(model, config)
-    schedule = _linear_schedule(optimizer, config)
-    batches = _cycle(loader)
-    steps = range(config.steps)
-    model.train()
-    for _ in steps if quiet else progress(steps, total=config.steps, desc="teacher"):
-        batch = {k: v.to(device) for k, v in next(batches).items()}
-        labels = batch.pop("labels")  # (batch,)
-        logits = model(**batch).logits  # (batch, num_labels)
-        loss = F.cross_entropy(logits.float(), labels)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-    model.eval()
-
-
 def _scores(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     task: TaskData,
     config: TeacherConfig,
     device: torch.device,
-) -> tuple[dict[str, float], dict[str, float]]:
-    def score(examples: Any) -> dict[str, float]:
+) -> tuple[dict[str, float], dict[str, float], MajorityCheck, MajorityCheck]:
+    """Dev and test metrics, and each split against the training split's majority class."""
+    train_labels = [e.label for e in task.train]
+
+    def score(examples: Sequence[Example]) -> tuple[dict[str, float], MajorityCheck]:
         encoded = encode(examples, tokenizer, config.max_length)
         loader = make_loader(encoded, config.batch_size * 2, shuffle=False)
-        return evaluate(model, loader, task.metrics, device)
+        metrics = evaluate(model, loader, task.metrics, device)
+        predictions = predict_logits(model, loader, device).argmax(-1).tolist()  # (n,)
+        return metrics, majority_check(predictions, encoded.labels, train_labels)
 
-    dev = score(task.dev)
-    return dev, (dev if task.test is task.dev else score(task.test))
+    dev, dev_check = score(task.dev)
+    test, test_check = (dev, dev_check) if task.test is task.dev else score(task.test)
+    return dev, test, dev_check, test_check
 
 
 def _rng_devices(device: torch.device) -> list[int]:
@@ -234,9 +225,11 @@ def _train_into(
         # Fine-tune with the fast sdpa kernel; distillation later needs eager's attention maps.
         model, tokenizer = load_classifier(model_spec, task.label_names, attn_implementation="sdpa")
         cast(torch.nn.Module, model).to(device)  # (PreTrainedModel.to is typed oddly)
-        _fine_tune(model, tokenizer, task, config, device, quiet)
+        fit = _fine_tune(model, tokenizer, task, config, device, quiet)
         model.set_attn_implementation("eager")
-    dev_metrics, test_metrics = _scores(model, tokenizer, task, config, device)
+    dev_metrics, test_metrics, dev_check, test_check = _scores(
+        model, tokenizer, task, config, device
+    )
     params = sum(p.numel() for p in model.parameters())
     with quiet_transformers():
         model.save_pretrained(folder)
@@ -248,12 +241,19 @@ def _train_into(
         "label_names": list(task.label_names),
         "dev_metrics": dev_metrics,
         "test_metrics": test_metrics,
+        "majority_dev": dev_check.to_dict(),
+        "majority_test": test_check.to_dict(),
+        "steps": fit.steps,
+        "dev_checks": fit.checks,
+        "best_step": fit.best_step,
         "params": params,
         "train_seconds": round(time.perf_counter() - started, 3),
         "device": str(device),
     }
     (folder / _METADATA).write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
-    return Teacher(model, tokenizer, folder, dev_metrics, test_metrics, params, cached=False)
+    return Teacher(
+        model, tokenizer, folder, dev_metrics, test_metrics, params, False, dev_check, test_check
+    )
 
 
 def _load_cached(folder: Path, task: TaskData, device: torch.device) -> Teacher:
@@ -268,7 +268,13 @@ def _load_cached(folder: Path, task: TaskData, device: torch.device) -> Teacher:
         test_metrics={k: float(v) for k, v in metadata["test_metrics"].items()},
         params=int(metadata["params"]),
         cached=True,
+        majority_dev=_check_or_none(metadata.get("majority_dev")),
+        majority_test=_check_or_none(metadata.get("majority_test")),
     )
+
+
+def _check_or_none(data: Any) -> MajorityCheck | None:
+    return MajorityCheck.from_dict(data) if isinstance(data, dict) else None
 
 
 def get_teacher(

@@ -63,6 +63,11 @@ def demo_study(
     )
 
 
+def _teacher_steps(study: StudyFile) -> int:
+    """The study's teacher steps; without ``steps``, the epoch default on rt (963)."""
+    return study.teacher.steps if study.teacher.steps is not None else 963
+
+
 def estimated_seconds(study: StudyFile) -> float:
     """Rough wall time of the demo on a 2-core CPU, the teacher's fine-tuning included."""
     per_trial = (
@@ -70,7 +75,7 @@ def estimated_seconds(study: StudyFile) -> float:
         + (study.trial.iterations + 2) * EVALUATION_S
         + LATENCY_AND_SAVE_S
     )
-    return STARTUP_S + study.teacher.steps * TEACHER_STEP_S + study.trials * per_trial
+    return STARTUP_S + _teacher_steps(study) * TEACHER_STEP_S + study.trials * per_trial
 
 
 def budget_summary(study: StudyFile) -> str:
@@ -79,7 +84,7 @@ def budget_summary(study: StudyFile) -> str:
     return (
         f"reduced demo budget: {study.trials} trials x {t.iterations} iterations x {t.steps} "
         f"distillation steps (batch {t.batch_size}, {t.max_length} tokens), teacher fine-tuned "
-        f"{study.teacher.steps} steps; about {estimated_seconds(study) / 60:.0f} minutes on a "
+        f"{_teacher_steps(study)} steps; about {estimated_seconds(study) / 60:.0f} minutes on a "
         "2-core CPU (a real search uses far more steps: see studies/*.yaml)"
     )
 
@@ -118,8 +123,8 @@ def run_demo(
     echo(budget_summary(study_file))
     echo(f"study {study_file.name!r} in {url} (running the demo again resumes it)")
     echo(
-        f"first the teacher is fine-tuned ({study_file.teacher.steps} steps, about "
-        f"{study_file.teacher.steps * TEACHER_STEP_S / 60:.0f} minutes, cached for later runs), "
+        f"first the teacher is fine-tuned ({_teacher_steps(study_file)} steps, about "
+        f"{_teacher_steps(study_file) * TEACHER_STEP_S / 60:.0f} minutes, cached for later runs), "
         "then one line per finished trial"
     )
     run = run_study(study_file, storage=url, echo=echo)

@@ -164,6 +164,7 @@ METRIC_KEYS = (
     "bytes_on_disk",
     "teacher_accuracy",
     "teacher_test_accuracy",
+    "majority_test_accuracy",
 )
 
 
@@ -235,6 +236,7 @@ def model_card(config: Mapping[str, Any], folder_name: str = "DIR") -> str:
     rows = [
         ("dev accuracy", _fmt(teacher.get("accuracy")), _fmt(metrics.get("accuracy"))),
         ("test accuracy", _fmt(teacher.get("test_accuracy")), _fmt(metrics.get("test_accuracy"))),
+        ("majority class, test", *[_fmt(metrics.get("majority_test_accuracy"))] * 2),
         (
             "nonzero parameters",
             _fmt(teacher_params, "count"),

@@ -110,11 +110,11 @@ def stop_ray(reaper: Reaper | None) -> None:
         reaper.stop()
 
 
-def prepare_teacher(context: TrialContext, resources: Resources) -> dict[str, float]:
+def prepare_teacher(context: TrialContext, resources: Resources) -> dict[str, Any]:
     """Fine-tune (or load) the study's teacher once, in a Ray task with the trials' resources."""
     import ray
 
-    def prepare(context: TrialContext) -> dict[str, float]:
+    def prepare(context: TrialContext) -> dict[str, Any]:
         import torch
 
         from ladasearch.compression.teacher import get_teacher
@@ -131,6 +131,7 @@ def prepare_teacher(context: TrialContext, resources: Resources) -> dict[str, fl
             "teacher_accuracy": float(teacher.dev_metrics["accuracy"]),
             "teacher_test_accuracy": float(teacher.test_metrics["accuracy"]),
             "teacher_params": int(teacher.params),
+            **teacher.majority_fields(),
         }
 
     task = ray.remote(num_cpus=resources.cpu, num_gpus=resources.gpu, max_retries=0)(prepare)

@@ -165,6 +165,22 @@ def _study_attrs(study: StudyFile, sizes: GroupSizes) -> dict[str, Any]:
     }
 
 
+def _refuse_weak_teacher(attrs: dict[str, Any], allowed: bool) -> None:
+    """LadaError (exit 2) when the study's teacher is not above the majority class, unless
+    ``allowed`` (``--allow-weak-teacher`` / ``teacher: {allow_weak: true}``)."""
+    from ladasearch.stats import weak_teacher_warning
+
+    warning = weak_teacher_warning(attrs)
+    if warning is not None and not allowed:
+        raise LadaError(
+            "teacher is not significantly better than the majority class "
+            f"({float(attrs['teacher_test_accuracy']):.4f} vs "
+            f"{float(attrs['majority_test_accuracy']):.4f} test accuracy, one-sided McNemar "
+            f"p={float(attrs['teacher_majority_p']):.2g}): not searching; fine-tune it longer "
+            "(teacher: steps) or pass --allow-weak-teacher (teacher: {allow_weak: true})"
+        )
+
+
 def _tune(
     study: StudyFile,
     space: SearchSpace,
@@ -368,6 +384,7 @@ def _run(
             if "teacher_accuracy" not in ot_study.user_attrs:
                 for key, value in prepare_teacher(context, study.resources).items():
                     ot_study.set_user_attr(key, value)
+            _refuse_weak_teacher(ot_study.user_attrs, study.teacher.allow_weak)
             budget = (requested, remaining)
             searcher = _tune(study, space, context, rdb, sampler, budget, beats, progress)
     finally:

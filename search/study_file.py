@@ -56,10 +56,11 @@ class TrialSettings:
 class TeacherSettings:
     """Fine-tuning budget of the study's teacher (trained once per study, cached on disk)."""
 
-    steps: int = 300
+    steps: int | None = None  # None: the default epoch-based schedule (TeacherConfig)
     batch_size: int = 32
     learning_rate: float = 5e-5
     seed: int | None = None  # None: the study's seed; pin it to share one teacher across seeds
+    allow_weak: bool = False  # search even when the teacher is not above the majority class
 
     def seed_for(self, study_seed: int) -> int:
         """The teacher's seed in a study seeded ``study_seed``: ``seed`` when pinned."""
@@ -253,9 +254,7 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
         raise top.fail(
             "scheduler", "asha works on one objective: use mode: fixed or scheduler: none"
         )
-    keep = top.get("keep_models", False)
-    if not isinstance(keep, bool):
-        raise top.fail("keep_models", f"must be true or false, got {keep!r}")
+    keep = _flag(top, "keep_models")
     trial = top.section("trial", tuple(f.name for f in dataclasses.fields(TrialSettings)))
     teacher = top.section("teacher", tuple(f.name for f in dataclasses.fields(TeacherSettings)))
     resources = top.section("resources", ("cpu", "gpu"))
@@ -289,12 +288,13 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
             temperature=trial.number("temperature", TrialSettings.temperature),
         ),
         teacher=TeacherSettings(
-            steps=teacher.integer("steps", TeacherSettings.steps),
+            steps=None if teacher.data.get("steps") is None else teacher.integer("steps", 300),
             batch_size=teacher.integer("batch_size", TeacherSettings.batch_size),
             learning_rate=teacher.number("learning_rate", TeacherSettings.learning_rate),
             seed=None
             if teacher.data.get("seed") is None
             else teacher.integer("seed", 0, minimum=0),
+            allow_weak=_flag(teacher, "allow_weak"),
         ),
         resources=Resources(
             cpu=resources.number("cpu", Resources.cpu),
@@ -304,6 +304,13 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
         text=text,
     )
     return study
+
+
+def _flag(reader: _Reader, key: str) -> bool:
+    value = reader.get(key, False)
+    if not isinstance(value, bool):
+        raise reader.fail(key, f"must be true or false, got {value!r}")
+    return value
 
 
 def _ratio(reader: _Reader, key: str, value: Any) -> float:

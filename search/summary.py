@@ -97,6 +97,31 @@ def _row(trial: FrozenTrial) -> dict[str, Any]:
     return row
 
 
+TEACHER_KEYS = (
+    "teacher_accuracy",
+    "teacher_test_accuracy",
+    "majority_accuracy",
+    "majority_test_accuracy",
+    "teacher_majority_p",
+    "teacher_significant",
+)
+"""The study's teacher and its majority-class baseline (study user attributes)."""
+
+
+def teacher_line(teacher: dict[str, Any]) -> str | None:
+    """``teacher: dev 0.8359, test 0.8596; majority class: dev 0.5534, test 0.6611`` (or None)."""
+    if teacher.get("teacher_accuracy") is None:
+        return None
+    line = f"teacher: dev {_cell(teacher['teacher_accuracy'])}, test {_cell(teacher.get('teacher_test_accuracy'))}"
+    if teacher.get("majority_test_accuracy") is not None:
+        line += (
+            f"; majority class: dev {_cell(teacher.get('majority_accuracy'))}, "
+            f"test {_cell(teacher['majority_test_accuracy'])} "
+            f"(one-sided McNemar p={float(teacher['teacher_majority_p']):.2g})"
+        )
+    return line
+
+
 def study_trials(name: str, storage: Any) -> dict[str, Any]:
     """``{"study": name, "directions": [...], "trials": [row, ...]}`` with rows keyed by TRIAL_KEYS."""
     study = _load(name, storage)
@@ -111,6 +136,7 @@ def study_trials(name: str, storage: Any) -> dict[str, Any]:
         "mode": study.user_attrs.get("mode"),
         "target": study.user_attrs.get("target"),
         "target_range": study.user_attrs.get("target_range"),
+        "teacher": {key: study.user_attrs.get(key) for key in TEACHER_KEYS},
         "trials": trials,
     }
 

@@ -43,6 +43,7 @@ METRIC_KEYS = (
     "params", "teacher_params", "ratio", "target_ratio", "p_embd", "p_svd", "p_weight",
     "latency_ms", "latency_ms_b32", "teacher_latency_ms", "teacher_latency_ms_b32", "bytes_on_disk", "teacher_bytes_on_disk", "retained",
     "model_dir", "model_sha256",
+    "majority_accuracy", "majority_test_accuracy", "teacher_majority_p", "teacher_significant",
 )  # fmt: skip
 """The metric keys of docs/ARCHITECTURE.md stored as trial user attributes."""
 

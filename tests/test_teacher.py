@@ -75,9 +75,9 @@ def test_parallel_callers_train_one_teacher(
     calls = []
     real = teacher_module._fine_tune
 
-    def counting(*args: object, **kwargs: object) -> None:
+    def counting(*args: object, **kwargs: object) -> object:
         calls.append(1)
-        real(*args, **kwargs)  # type: ignore[arg-type]
+        return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(teacher_module, "_fine_tune", counting)
     config = replace(CONFIG, steps=4)

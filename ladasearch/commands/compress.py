@@ -14,6 +14,7 @@ from ladasearch.commands.common import (
     add_task_arguments,
     task_spec_from_args,
 )
+from ladasearch.stats import weak_teacher_warning
 from ladasearch.units import format_factor
 
 __all__ = ["parse_loss_weights", "register"]
@@ -65,9 +66,15 @@ def register(subparsers: Any) -> None:
     )
     teacher = parser.add_argument_group("teacher fine-tuning (cached on disk)")
     teacher.add_argument(
-        "--teacher-steps", type=int, default=300, help="fine-tuning steps (default 300)"
+        "--teacher-steps",
+        type=int,
+        default=None,
+        help="fine-tuning steps (default: --teacher-epochs passes over the training split)",
     )
-    teacher.add_argument("--teacher-learning-rate", type=float, default=5e-5)
+    teacher.add_argument(
+        "--teacher-epochs", type=float, default=3.0, help="fine-tuning epochs (default 3)"
+    )
+    teacher.add_argument("--teacher-learning-rate", type=float, default=1e-4, help="(default 1e-4)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--device", default="auto", help="auto (CUDA when visible), cpu, cuda or cuda:N"
@@ -128,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
     )
     teacher_config = TeacherConfig(
         steps=args.teacher_steps,
+        epochs=args.teacher_epochs,
         learning_rate=args.teacher_learning_rate,
         max_length=args.max_length,
         seed=args.seed,
@@ -162,6 +170,9 @@ def run(args: argparse.Namespace) -> int:
     except TrainingDiverged as exc:
         raise LadaError(f"training diverged: {exc}; try a lower --learning-rate") from exc
     _print_summary(metrics)
+    warning = weak_teacher_warning(metrics)
+    if warning is not None:
+        metrics["warning"] = warning
     if args.json:
         print(json.dumps(metrics))
     return 0
@@ -174,6 +185,9 @@ def _print_summary(m: dict[str, Any]) -> None:
         ("nonzero params", f"{m['teacher_params']:,}", f"{m['params']:,}"),
         ("ratio", "1.0000 (1.0x)", f"{m['ratio']:.4f} ({format_factor(m['ratio'])})"),
     ]
+    if m.get("majority_test_accuracy") is not None:
+        majority = f"{m['majority_test_accuracy']:.4f}"
+        rows.append(("majority class", f"{majority} (test)", f"{majority} (test)"))
     if "latency_ms" in m:
         rows.append(("latency b1 (ms)", f"{m['teacher_latency_ms']:.1f}", f"{m['latency_ms']:.1f}"))
         rows.append(
@@ -192,3 +206,6 @@ def _print_summary(m: dict[str, Any]) -> None:
     print(f"  retained test accuracy: {m['retained']:.1%}   ({m['timings']['total_s']:.0f} s)")
     if "model_dir" in m:
         print(f"  saved to {m['model_dir']}")
+    warning = weak_teacher_warning(m)
+    if warning is not None:
+        print(warning)

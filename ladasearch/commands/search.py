@@ -44,6 +44,11 @@ def register(subparsers: Any) -> None:
         "--cache-dir", default=None, help="teacher cache (default $LADASEARCH_CACHE or ~/.cache)"
     )
     search.add_argument(
+        "--allow-weak-teacher",
+        action="store_true",
+        help="search even when the teacher is not significantly above the majority class",
+    )
+    search.add_argument(
         "--quiet", action="store_true", help="no progress lines (same as --log-level WARNING)"
     )
     search.add_argument(
@@ -111,6 +116,8 @@ def apply_overrides(study: Any, args: argparse.Namespace) -> Any:
             trial[flag] = value
     if trial:
         changes["trial"] = dataclasses.replace(study.trial, **trial)
+    if getattr(args, "allow_weak_teacher", False):
+        changes["teacher"] = dataclasses.replace(study.teacher, allow_weak=True)
     if args.trials is not None and args.trials < 1:
         raise StudyFileError(f"--trials must be a positive integer, got {args.trials}")
     return dataclasses.replace(study, **changes)
@@ -198,11 +205,15 @@ def run_studies(args: argparse.Namespace) -> int:
 def run_show(args: argparse.Namespace) -> int:
     """Print the trials of one study as a table (and one JSON object with ``--json``)."""
     from ladasearch.search.storage import open_storage, resolve_storage_url
-    from ladasearch.search.summary import format_trials, study_trials
+    from ladasearch.search.summary import format_trials, study_trials, teacher_line
+    from ladasearch.stats import weak_teacher_warning
 
     data = study_trials(args.study, open_storage(resolve_storage_url(args.storage), existing=True))
     for line in format_trials(data["trials"]):
         print(line)
+    for extra in (teacher_line(data["teacher"]), weak_teacher_warning(data["teacher"])):
+        if extra is not None:
+            print(extra)
     if args.json:
         print(json.dumps(data))
     return 0

@@ -1,0 +1,166 @@
+"""Small significance helpers: the majority-class baseline and exact paired tests.
+
+A classifier that scores below "always predict the most frequent training label" has learned
+nothing useful, yet its accuracy can look respectable on an imbalanced task. :func:`majority_check`
+compares a model's predictions with that baseline on the *same* examples with an exact one-sided
+McNemar test: only the examples where exactly one of the two is right (the discordant pairs)
+count, and under the null hypothesis "the model is no better than the baseline" each discordant
+pair favours the model with probability 1/2. Pure Python, no SciPy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = [
+    "ALPHA",
+    "MajorityCheck",
+    "binomial_tail",
+    "majority_check",
+    "majority_label",
+    "mcnemar_exact",
+    "weak_teacher_warning",
+]
+
+ALPHA = 0.05  # significance level of the one-sided "better than the majority class" test
+
+
+def binomial_tail(k: int, n: int, p: float = 0.5) -> float:
+    """``P(X >= k)`` for ``X ~ Binomial(n, p)``, exact (log-space sums, stable for large n)."""
+    if n < 0 or not 0 <= p <= 1:
+        raise ValueError(f"need n >= 0 and 0 <= p <= 1 (got n={n}, p={p})")
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    if p in (0.0, 1.0):
+        return 1.0 if p == 1.0 else 0.0
+    log_p, log_q = math.log(p), math.log1p(-p)
+    terms = [
+        math.lgamma(n + 1)
+        - math.lgamma(i + 1)
+        - math.lgamma(n - i + 1)
+        + i * log_p
+        + (n - i) * log_q
+        for i in range(k, n + 1)
+    ]
+    top = max(terms)
+    return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))
+
+
+def mcnemar_exact(wins: int, losses: int) -> float:
+    """One-sided exact McNemar p-value that A beats B, given the discordant pairs.
+
+    ``wins``: examples A gets right and B wrong; ``losses``: B right, A wrong. Returns
+    ``P(X >= wins)`` for ``X ~ Binomial(wins + losses, 1/2)`` (1.0 when there is no discordant
+    pair: no evidence either way).
+    """
+    if wins < 0 or losses < 0:
+        raise ValueError(f"counts must be >= 0 (got {wins}, {losses})")
+    return binomial_tail(wins, wins + losses, 0.5)
+
+
+def majority_label(labels: Sequence[int]) -> int:
+    """The most frequent label (the smallest id on a tie), e.g. of the training split."""
+    if not labels:
+        raise ValueError("no labels")
+    counts = Counter(labels)
+    return min(counts, key=lambda label: (-counts[label], label))
+
+
+@dataclass(frozen=True)
+class MajorityCheck:
+    """A model against the majority-class baseline on the same examples.
+
+    ``majority_label`` comes from the training labels; both accuracies are on the evaluated
+    examples. ``p_value`` is the one-sided exact McNemar test of "the model is better";
+    ``significant`` is ``p_value < alpha``.
+    """
+
+    examples: int
+    majority_label: int
+    accuracy: float
+    majority_accuracy: float
+    wins: int
+    losses: int
+    p_value: float
+    alpha: float = ALPHA
+
+    @property
+    def significant(self) -> bool:
+        """Whether the model is significantly above the majority baseline."""
+        return self.p_value < self.alpha
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields, ``significant`` included."""
+        return {**asdict(self), "significant": self.significant}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MajorityCheck:
+        """Inverse of :meth:`to_dict` (extra keys ignored)."""
+        return cls(
+            examples=int(data["examples"]),
+            majority_label=int(data["majority_label"]),
+            accuracy=float(data["accuracy"]),
+            majority_accuracy=float(data["majority_accuracy"]),
+            wins=int(data["wins"]),
+            losses=int(data["losses"]),
+            p_value=float(data["p_value"]),
+            alpha=float(data.get("alpha", ALPHA)),
+        )
+
+    def describe(self) -> str:
+        """One line, e.g. ``0.812 vs majority 0.645 (+16.7 points, McNemar p=3e-12)``."""
+        delta = 100 * (self.accuracy - self.majority_accuracy)
+        return (
+            f"{self.accuracy:.4f} vs majority class {self.majority_accuracy:.4f} "
+            f"({delta:+.1f} points, one-sided McNemar p={self.p_value:.2g}, "
+            f"n={self.examples})"
+        )
+
+
+def majority_check(
+    predictions: Sequence[int],
+    labels: Sequence[int],
+    train_labels: Sequence[int],
+    alpha: float = ALPHA,
+) -> MajorityCheck:
+    """Compare ``predictions`` with always predicting the training split's majority label."""
+    if len(predictions) != len(labels) or not labels:
+        raise ValueError(
+            f"need as many predictions as labels (> 0): {len(predictions)}, {len(labels)}"
+        )
+    majority = majority_label(train_labels)
+    wins = sum(1 for p, y in zip(predictions, labels, strict=True) if p == y and y != majority)
+    losses = sum(1 for p, y in zip(predictions, labels, strict=True) if p != y and y == majority)
+    n = len(labels)
+    return MajorityCheck(
+        examples=n,
+        majority_label=majority,
+        accuracy=sum(p == y for p, y in zip(predictions, labels, strict=True)) / n,
+        majority_accuracy=sum(y == majority for y in labels) / n,
+        wins=wins,
+        losses=losses,
+        p_value=mcnemar_exact(wins, losses),
+        alpha=alpha,
+    )
+
+
+def weak_teacher_warning(fields: Mapping[str, Any]) -> str | None:
+    """The one warning line when flat result ``fields`` say the teacher is not significantly
+    above the majority class (keys ``teacher_test_accuracy``, ``majority_test_accuracy``,
+    ``teacher_majority_p``, ``teacher_significant``); ``None`` when it is, or when not recorded."""
+    if fields.get("teacher_significant") is not False:
+        return None
+    return (
+        f"WARNING: the teacher ({float(fields['teacher_test_accuracy']):.4f} test accuracy) is not "
+        f"significantly better than always predicting the majority class "
+        f"({float(fields['majority_test_accuracy']):.4f}; one-sided McNemar "
+        f"p={float(fields['teacher_majority_p']):.2g}): the student's retention is measured "
+        "against a teacher that learned little; train it longer (--teacher-epochs) or check "
+        "the data"
+    )
