@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ladasearch.compression.attention import attention_kernel
 from ladasearch.compression.budget import Ratios, count_nonzero_params, parameter_groups
 from ladasearch.compression.distill import (
     OBJECTIVES,
@@ -34,8 +35,15 @@ from ladasearch.compression.distill import (
     TrainingDiverged,
     distill_phase,
 )
-from ladasearch.compression.evaluate import evaluate, file_sha256, folder_bytes
+from ladasearch.compression.evaluate import (
+    evaluate,
+    evaluate_predictions,
+    file_sha256,
+    folder_bytes,
+)
 from ladasearch.compression.evaluate import measure_latency as latency_ms_by_batch
+from ladasearch.compression.factor_stats import load_factorizer
+from ladasearch.compression.factorize import FACTORIZATIONS, Factorizer
 from ladasearch.compression.plan import compress_
 from ladasearch.compression.serialize import save_compressed
 from ladasearch.compression.teacher import TeacherConfig, get_teacher
@@ -73,7 +81,7 @@ class TrainBudget:
     """How much one compress-distill run trains."""
 
     iterations: int = 3
-    steps: int = 100  # distillation steps per iteration
+    steps: int = 100  # distillation steps per iteration; 0 compresses only
     batch_size: int = 32
     learning_rate: float = 1e-4
     max_length: int = 128
@@ -81,12 +89,31 @@ class TrainBudget:
     loss_weights: LossWeights = field(default_factory=LossWeights)
     objective: str = "distill"  # "distill" (LadaBERT's losses) or "finetune" (labels only)
     eval_every: int | None = None  # dev accuracy every N steps, for a step callback
+    schedule: str = "geometric"  # per-iteration targets: "geometric" or "linear" (the old one)
+    factorization: str = "svd"  # "svd", "fisher" or "whiten" (ladasearch.compression.factorize)
+    layer_average: bool = True  # per-layer losses averaged (False: summed, the old recipe)
+    temperature_squared: bool = True  # prediction loss scaled by T^2
+    label_weight: float = 0.0  # weight of a label cross-entropy term (0: none)
+    decay_norm_and_bias: bool = False  # weight decay on LayerNorm and biases too (the old recipe)
 
     def __post_init__(self) -> None:
         for name in ("iterations", "steps", "batch_size", "max_length"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise LadaError(f"{name} must be a positive integer, got {value!r}")
+            least = 0 if name == "steps" else 1
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                kind = "a non-negative" if least == 0 else "a positive"
+                raise LadaError(f"{name} must be {kind} integer, got {value!r}")
+        if self.schedule not in SCHEDULES:
+            raise LadaError(
+                f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}"
+            )
+        if self.factorization not in FACTORIZATIONS:
+            raise LadaError(
+                f"factorization must be one of {', '.join(FACTORIZATIONS)}, "
+                f"got {self.factorization!r}"
+            )
+        if not (isinstance(self.label_weight, int | float) and self.label_weight >= 0):
+            raise LadaError(f"label_weight must be a number >= 0, got {self.label_weight!r}")
         if not self.learning_rate > 0:
             raise LadaError(f"learning_rate must be > 0, got {self.learning_rate!r}")
         if not self.temperature > 0:
@@ -109,6 +136,10 @@ class TrainBudget:
             temperature=self.temperature,
             loss_weights=self.loss_weights,
             objective=self.objective,
+            layer_average=self.layer_average,
+            temperature_squared=self.temperature_squared,
+            label_weight=self.label_weight,
+            decay_norm_and_bias=self.decay_norm_and_bias,
         )
 
 
@@ -155,13 +186,27 @@ class Trainer(Protocol):
     ) -> RunResult: ...
 
 
-def ratios_at(target: Ratios, iteration: int, iterations: int) -> Ratios:
-    """The ratios of ``iteration`` (1..K): each moves linearly from 1 to its target."""
+SCHEDULES = ("geometric", "linear")
+
+
+def ratios_at(
+    target: Ratios, iteration: int, iterations: int, schedule: str = "geometric"
+) -> Ratios:
+    """The ratios of ``iteration`` (1..K).
+
+    ``geometric``: each ratio is ``p ** (k / K)``, so every iteration cuts each part by the same
+    factor ``p ** (1 / K)``. ``linear`` (the old schedule): each moves linearly from 1 to ``p``,
+    which leaves the largest cut for the last iteration.
+    """
     share = iteration / iterations
 
     def step(p: float) -> float:
-        return 1.0 - (1.0 - p) * share
+        if schedule == "linear":
+            return 1.0 - (1.0 - p) * share
+        return 1.0 if iteration >= iterations and p == 1.0 else float(p**share)
 
+    if iteration == iterations:
+        return target
     return Ratios(step(target.p_embd), step(target.p_svd), step(target.p_weight))
 
 
@@ -226,11 +271,14 @@ def run_ladabert(
     seed: int = 0,
     callback: IterationCallback | None = None,
     step_callback: StepCallback | None = None,
+    factorizer: Factorizer | None = None,
 ) -> RunResult:
     """Compress a copy of ``teacher`` to ``ratios`` in ``budget.iterations`` compress-train steps.
 
     Each phase distils (or, with ``budget.objective = "finetune"``, fine-tunes on the labels);
-    ``step_callback`` gets the dev accuracy every ``budget.eval_every`` steps.
+    ``step_callback`` gets the dev accuracy every ``budget.eval_every`` steps. ``factorizer``
+    factorizes dense matrices (plain SVD when None). The last iteration's dev evaluation is kept
+    in ``details["_dev"]`` (scores, per-example predictions) so that it is not run twice.
     """
     _seed_everything(seed)
     teacher_params = parameter_groups(teacher).total
@@ -239,7 +287,10 @@ def run_ladabert(
         encode(task.train, tokenizer, budget.max_length), budget.batch_size, shuffle=True, seed=seed
     )
     dev = make_loader(
-        encode(task.dev, tokenizer, budget.max_length), max(64, budget.batch_size), shuffle=False
+        encode(task.dev, tokenizer, budget.max_length),
+        max(64, budget.batch_size),
+        shuffle=False,
+        sort_by_length=True,
     )
     batches = _endless(train)
     settings = budget.settings()
@@ -248,8 +299,8 @@ def run_ladabert(
     timings = {"compress_s": 0.0, "distill_s": 0.0, "evaluate_s": 0.0}
     for iteration in range(1, budget.iterations + 1):
         started = time.perf_counter()
-        current = ratios_at(ratios, iteration, budget.iterations)
-        compress_(student, current)
+        current = ratios_at(ratios, iteration, budget.iterations, budget.schedule)
+        compress_(student, current, factorizer=factorizer)
         compressed = time.perf_counter()
         curve_before = curve.seconds
         losses = distill_phase(
@@ -262,7 +313,8 @@ def run_ladabert(
             on_step=curve.hook(iteration),
         )
         distilled = time.perf_counter()
-        accuracy = evaluate(student, dev, ("accuracy",), device)["accuracy"]
+        scores, predictions = evaluate_predictions(student, dev, task.metrics, device)
+        accuracy = scores["accuracy"]
         params = count_nonzero_params(student)
         ratio = params / teacher_params
         finished = time.perf_counter()
@@ -292,7 +344,9 @@ def run_ladabert(
         )
         if callback is not None:
             callback(iteration, accuracy, params, ratio)
-    return RunResult(student, history, teacher_params, timings)
+    return RunResult(
+        student, history, teacher_params, timings, {"_dev": (scores, predictions)}
+    )
 
 
 def compress_job(
@@ -311,6 +365,7 @@ def compress_job(
     quiet: bool = False,
     step_callback: StepCallback | None = None,
     trainer: Trainer | None = None,
+    score_test: bool = True,
 ) -> dict[str, Any]:
     """Run one LadaBERT compress-distill job end to end; return its metrics.
 
@@ -319,6 +374,9 @@ def compress_job(
     compressed model there. Keys are those of docs/ARCHITECTURE.md. ``step_callback`` receives
     the dev accuracy every ``budget.eval_every`` steps. ``trainer`` replaces the LadaBERT
     schedule (``ratios`` is then only recorded); its ``RunResult.details`` join the metrics.
+    ``score_test=False`` skips the test set (a search that selects on dev and reports test only
+    for the trials it shows): ``test_accuracy`` and ``retained`` are then absent. The per-example
+    predictions (``dev_predictions``, ``test_predictions``) allow paired tests between runs.
     """
     started = time.perf_counter()
     torch_device = resolve_device(device)
@@ -337,6 +395,15 @@ def compress_job(
             f"{teacher.test_metrics['accuracy']:.4f}{' (cached)' if teacher.cached else ''}; "
             f"student: {budget.iterations} iterations x {budget.steps} distillation steps on {torch_device}"
         )
+    factorizer = load_factorizer(
+        budget.factorization,
+        teacher.model,
+        teacher.tokenizer,
+        data,
+        cache_folder=teacher.path,
+        device=torch_device,
+        max_length=budget.max_length,
+    )
     teacher_ready = time.perf_counter()
     if trainer is None:
         result = run_ladabert(
@@ -349,6 +416,7 @@ def compress_job(
             seed=seed,
             callback=callback,
             step_callback=step_callback,
+            factorizer=factorizer,
         )
     else:
         result = trainer(
@@ -363,16 +431,24 @@ def compress_job(
         )
     student = result.student
     trained = time.perf_counter()
-    test = make_loader(encode(data.test, teacher.tokenizer, budget.max_length), 64, shuffle=False)
-    dev = make_loader(encode(data.dev, teacher.tokenizer, budget.max_length), 64, shuffle=False)
-    dev_metrics = evaluate(student, dev, data.metrics, torch_device)
-    test_metrics = evaluate(student, test, data.metrics, torch_device)
+    dev_metrics, dev_predictions = result.details.pop("_dev", (None, None))
+    if dev_metrics is None:  # another trainer: score dev here (once)
+        dev = _sorted_loader(data.dev, teacher.tokenizer, budget.max_length)
+        dev_metrics, dev_predictions = evaluate_predictions(
+            student, dev, data.metrics, torch_device
+        )
+    test_metrics: dict[str, float] = {}
+    test_predictions: list[int] | None = None
+    if score_test:
+        test = _sorted_loader(data.test, teacher.tokenizer, budget.max_length)
+        test_metrics, test_predictions = evaluate_predictions(
+            student, test, data.metrics, torch_device
+        )
     last = result.history[-1]
     metrics: dict[str, Any] = {
         "model": model,
         "task": data.name,
         "accuracy": dev_metrics["accuracy"],
-        "test_accuracy": test_metrics["accuracy"],
         "teacher_accuracy": teacher.dev_metrics["accuracy"],
         "teacher_test_accuracy": teacher.test_metrics["accuracy"],
         "params": last.params,
@@ -390,17 +466,23 @@ def compress_job(
         "history": [asdict(record) for record in result.history],
         **result.details,
     }
+    metrics["dev_predictions"] = dev_predictions
     if "f1" in data.metrics:
         metrics["f1"] = dev_metrics["f1"]
-        metrics["test_f1"] = test_metrics["f1"]
         metrics["teacher_f1"] = teacher.dev_metrics.get("f1")
-    metrics["retained"] = metrics["test_accuracy"] / max(metrics["teacher_test_accuracy"], 1e-12)
+    if score_test:
+        metrics["test_accuracy"] = test_metrics["accuracy"]
+        metrics["test_predictions"] = test_predictions
+        if "f1" in data.metrics:
+            metrics["test_f1"] = test_metrics["f1"]
+        metrics["retained"] = metrics["test_accuracy"] / max(
+            metrics["teacher_test_accuracy"], 1e-12
+        )
     evaluated = time.perf_counter()
     if measure_latency:
         for name, net in (("", student), ("teacher_", teacher.model)):
-            _use_attention(net, "sdpa")  # inference speed; attention maps are not needed here
-            latency = latency_ms_by_batch(net, teacher.tokenizer, torch_device)
-            _use_attention(net, "eager")
+            with attention_kernel(net, "sdpa"):  # inference speed; no attention maps needed
+                latency = latency_ms_by_batch(net, teacher.tokenizer, torch_device)
             metrics[f"{name}latency_ms"] = latency[1]
             metrics[f"{name}latency_ms_b32"] = latency[32]
     if out_dir is not None:
@@ -412,6 +494,7 @@ def compress_job(
         metrics["model_sha256"] = file_sha256(Path(folder) / "model.safetensors")
         metrics["teacher_bytes_on_disk"] = folder_bytes(teacher.path / "model.safetensors")
     finished = time.perf_counter()
+    evaluation_s = result.timings.get("evaluate_s", 0.0) + (evaluated - trained)
     metrics["timings"] = {
         "teacher_s": teacher_ready - started,
         **result.timings,
@@ -419,15 +502,14 @@ def compress_job(
         "latency_and_save_s": finished - evaluated,
         "total_s": finished - started,
         "teacher_cached": teacher.cached,
+        "evaluation_share": evaluation_s / max(finished - started, 1e-12),
     }
     return metrics
 
 
-def _use_attention(model: nn.Module, implementation: str) -> None:
-    """Switch a transformers model's attention kernel (eager returns maps; sdpa is faster)."""
-    setter = getattr(model, "set_attn_implementation", None)
-    if callable(setter):
-        setter(implementation)
+def _sorted_loader(examples: Any, tokenizer: Any, max_length: int) -> Any:
+    """An evaluation loader of length-sorted batches of 64 (predictions come back in order)."""
+    return make_loader(encode(examples, tokenizer, max_length), 64, shuffle=False, sort_by_length=True)
 
 
 def _card_metadata(metrics: dict[str, Any], task: TaskSpec) -> dict[str, Any]:
