@@ -89,6 +89,7 @@ class StudyFile:
     text_pair_column: str | None = None
     label_column: str | None = None
     dev: str | None = None
+    test: str | None = None  # a test file for csv:/jsonl: (default: a stratified 10% carve-out)
     mode: str = "fixed"
     target: float | None = None
     target_range: tuple[float, float] | None = None
@@ -204,7 +205,7 @@ class _Reader:
 
 
 TOP_KEYS = (
-    "name", "model", "task", "text_column", "text_pair_column", "label_column", "dev", "mode",
+    "name", "model", "task", "text_column", "text_pair_column", "label_column", "dev", "test", "mode",
     "target", "target_range", "objectives", "trials", "space", "sampler", "scheduler",
     "max_concurrent", "seed", "enqueue", "keep_models", "runs_dir", "trial", "teacher", "resources",
 )  # fmt: skip
@@ -247,6 +248,7 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
         text_pair_column=top.text("text_pair_column", None),
         label_column=top.text("label_column", None),
         dev=top.text("dev", None),
+        test=top.text("test", None),
         mode=mode,
         target=target,
         target_range=target_range,
