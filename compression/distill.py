@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -224,13 +225,15 @@ def phase_losses(
         temperature_squared=settings.temperature_squared,
     )
     if settings.label_weight > 0:
-        logits: Tensor = student_out["logits"]  # type: ignore[assignment]  # (batch, classes)
-        losses["label"] = F.cross_entropy(logits.float(), batch["labels"])
+        losses["label"] = F.cross_entropy(
+            student_out.logits.float(),  # (batch, classes)
+            batch["labels"],
+        )
         losses["total"] = losses["total"] + settings.label_weight * losses["label"]
     return losses
 
 
-def _parameter_groups(params: list[nn.Parameter], module: nn.Module, decay: float) -> list[dict]:  # type: ignore[type-arg]
+def _parameter_groups(params: list[nn.Parameter], decay: float) -> list[dict[str, Any]]:
     """AdamW groups: LayerNorm weights and biases (1-d tensors) get no weight decay."""
     one_d = {id(p) for p in params if p.dim() < 2}
     return [
@@ -267,7 +270,7 @@ def distill_phase(
         )
     else:
         optimizer = torch.optim.AdamW(
-            _parameter_groups(trained, student, settings.weight_decay), lr=settings.learning_rate
+            _parameter_groups(trained, settings.weight_decay), lr=settings.learning_rate
         )
     warmup = int(settings.warmup_ratio * settings.steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
