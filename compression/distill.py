@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from ladasearch.compression.attention import attention_kernel
 from ladasearch.compression.layers import FactorizedLinear, MaskedLinear
 from ladasearch.compression.losses import attention_mse, masked_mse, soft_cross_entropy
+from ladasearch.compression.teacher_outputs import TeacherOutputCache
 from ladasearch.progress import progress
 
 __all__ = [
@@ -197,8 +198,12 @@ def phase_losses(
     batch: dict[str, Tensor],
     settings: DistillSettings,
     align: Alignment | None = None,
+    teacher_cache: TeacherOutputCache | None = None,
 ) -> dict[str, Tensor]:
     """The losses of one step (key ``total`` is minimised), by ``settings.objective``.
+
+    ``teacher_cache`` serves the teacher's outputs of a batch already seen (this trial or
+    another of the study) instead of running the teacher again.
 
     ``batch`` holds input_ids, attention_mask, ... and labels (batch,), already on the device.
     ``distill``: the four distillation losses against the frozen teacher (labels unused);
@@ -211,8 +216,11 @@ def phase_losses(
         loss = F.cross_entropy(logits.float(), batch["labels"])
         return {"cross_entropy": loss, "total": loss}
     want_attn = settings.loss_weights.attention > 0
-    with torch.inference_mode():
-        teacher_out = teacher(**inputs, output_hidden_states=True, output_attentions=want_attn)
+    if teacher_cache is not None:
+        teacher_out = teacher_cache.outputs(teacher, inputs, want_attn)
+    else:
+        with torch.inference_mode():
+            teacher_out = teacher(**inputs, output_hidden_states=True, output_attentions=want_attn)
     student_out = student(**inputs, output_hidden_states=True, output_attentions=want_attn)
     losses = distillation_losses(
         student_out,
@@ -252,6 +260,7 @@ def distill_phase(
     desc: str = "distill",
     align: Alignment | None = None,
     on_step: Callable[[int], None] | None = None,
+    teacher_cache: TeacherOutputCache | None = None,
 ) -> dict[str, float]:
     """Train ``student`` for ``settings.steps`` steps; return the mean of each loss.
 
@@ -297,6 +306,7 @@ def distill_phase(
             scheduler,
             trained,
             sums,
+            teacher_cache,
         )
     student.eval()
     return {name: total / max(1, settings.steps) for name, total in sums.items()}
@@ -315,10 +325,11 @@ def _train_steps(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     trained: list[nn.Parameter],
     sums: dict[str, float],
+    teacher_cache: TeacherOutputCache | None,
 ) -> None:
     for step in progress(range(1, settings.steps + 1), total=settings.steps, desc=desc):
         batch = {k: v.to(device) for k, v in next(batches).items()}
-        losses = phase_losses(student, teacher, batch, settings, align)
+        losses = phase_losses(student, teacher, batch, settings, align, teacher_cache)
         total = losses["total"]
         if not bool(torch.isfinite(total)):
             raise TrainingDiverged(

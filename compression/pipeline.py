@@ -46,6 +46,7 @@ from ladasearch.compression.plan import compress_
 from ladasearch.compression.schedule import TrainBudget, ratios_at
 from ladasearch.compression.serialize import save_compressed
 from ladasearch.compression.teacher import TeacherConfig, get_teacher
+from ladasearch.compression.teacher_outputs import TeacherOutputCache, shared_cache
 from ladasearch.device import resolve_device
 from ladasearch.progress import announce
 from ladasearch.tasks import TaskData, TaskSpec, encode, load_task, make_loader
@@ -179,6 +180,7 @@ def run_ladabert(
     callback: IterationCallback | None = None,
     step_callback: StepCallback | None = None,
     factorizer: Factorizer | None = None,
+    teacher_cache: TeacherOutputCache | None = None,
 ) -> RunResult:
     """Compress a copy of ``teacher`` to ``ratios`` in ``budget.iterations`` compress-train steps.
 
@@ -218,6 +220,7 @@ def run_ladabert(
             device,
             desc=f"iteration {iteration}/{budget.iterations}",
             on_step=curve.hook(iteration),
+            teacher_cache=teacher_cache,
         )
         distilled = time.perf_counter()
         scores, predictions = evaluate_predictions(student, dev, task.metrics, device)
@@ -309,6 +312,10 @@ def compress_job(
         device=torch_device,
         max_length=budget.max_length,
     )
+    teacher_cache = None
+    if budget.teacher_cache_mb > 0 and budget.objective == "distill":
+        teacher_cache = shared_cache(teacher.path / "outputs", budget.teacher_cache_mb << 20)
+        counts_before = (teacher_cache.hits, teacher_cache.misses)
     teacher_ready = time.perf_counter()
     if trainer is None:
         result = run_ladabert(
@@ -322,6 +329,7 @@ def compress_job(
             callback=callback,
             step_callback=step_callback,
             factorizer=factorizer,
+            teacher_cache=teacher_cache,
         )
     else:
         result = trainer(
@@ -409,6 +417,9 @@ def compress_job(
         "teacher_cached": teacher.cached,
         "evaluation_share": evaluation_s / max(finished - started, 1e-12),
     }
+    if teacher_cache is not None:
+        metrics["timings"]["teacher_outputs_cached"] = teacher_cache.hits - counts_before[0]
+        metrics["timings"]["teacher_outputs_computed"] = teacher_cache.misses - counts_before[1]
     return metrics
 
 

@@ -54,6 +54,7 @@ class TrainBudget:
     temperature_squared: bool = True  # prediction loss scaled by T^2
     label_weight: float = 0.0  # weight of a label cross-entropy term (0: none)
     decay_norm_and_bias: bool = False  # weight decay on LayerNorm and biases too (the old recipe)
+    teacher_cache_mb: int = 1024  # teacher outputs kept (memory and disk) per study; 0: none
 
     def __post_init__(self) -> None:
         for name in ("iterations", "steps", "batch_size", "max_length"):
