@@ -61,6 +61,9 @@ def _fisher(
 ) -> dict[str, Tensor]:
     sums = {fqn: torch.zeros(m.out_features, device=device) for fqn, m in linears}
     was_training = model.training
+    frozen = [m.weight for _, m in linears if not m.weight.requires_grad]
+    for weight in frozen:  # a frozen teacher still gets the gradients measured here
+        weight.requires_grad_(True)
     model.eval()  # no dropout: the importance of the teacher as it predicts
     try:
         for batch in batches:
@@ -73,6 +76,8 @@ def _fisher(
     finally:
         model.zero_grad(set_to_none=True)
         model.train(was_training)
+        for weight in frozen:
+            weight.requires_grad_(False)
     return {fqn: value.cpu() for fqn, value in sums.items()}
 
 

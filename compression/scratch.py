@@ -50,10 +50,10 @@ from ladasearch.errors import LadaError
 from ladasearch.tasks import TaskData, encode, make_loader
 
 __all__ = [
+    "INITS",
     "TINYBERT",
     "StudentShape",
     "build_student",
-    "INITS",
     "count_config_params",
     "init_from_teacher_",
     "layer_map",
@@ -251,7 +251,10 @@ def run_scratch(
         encode(task.train, tokenizer, budget.max_length), budget.batch_size, shuffle=True, seed=seed
     )
     dev = make_loader(
-        encode(task.dev, tokenizer, budget.max_length), max(64, budget.batch_size), shuffle=False
+        encode(task.dev, tokenizer, budget.max_length),
+        max(64, budget.batch_size),
+        shuffle=False,
+        sort_by_length=True,
     )
     total_steps = budget.iterations * budget.steps
     settings = dataclasses.replace(budget.settings(), steps=total_steps)
