@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=2e-4)
     parser.add_argument("--max-length", type=int, default=64)
-    parser.add_argument("--factorization", default="svd")
+    parser.add_argument("--factorization", default="whiten")
     parser.add_argument("--teacher-steps", type=int, default=300)
     parser.add_argument("--teacher-batch-size", type=int, default=32)
     parser.add_argument("--teacher-learning-rate", type=float, default=5e-5)

@@ -49,7 +49,7 @@ class TrainBudget:
     objective: str = "distill"  # "distill" (LadaBERT's losses) or "finetune" (labels only)
     eval_every: int | None = None  # dev accuracy every N steps, for a step callback
     schedule: str = "geometric"  # per-iteration targets: "geometric" or "linear" (the old one)
-    factorization: str = "svd"  # "svd", "fisher" or "whiten" (ladasearch.compression.factorize)
+    factorization: str = "whiten"  # "svd", "fisher" or "whiten" (measured best: docs)
     layer_average: bool = True  # per-layer losses averaged (False: summed, the old recipe)
     temperature_squared: bool = True  # prediction loss scaled by T^2
     label_weight: float = 0.0  # weight of a label cross-entropy term (0: none)

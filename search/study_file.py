@@ -54,7 +54,7 @@ class TrialSettings:
     learning_rate: float = 5e-5
     max_length: int = 64
     temperature: float = 1.0
-    factorization: str = "svd"  # svd, fisher or whiten (ladasearch.compression.factorize)
+    factorization: str = "whiten"  # svd, fisher or whiten (ladasearch.compression.factorize)
     schedule: str = "geometric"  # geometric or linear (the old schedule)
     layer_average: bool = True  # distillation recipe, see TrainBudget
     temperature_squared: bool = True

@@ -69,9 +69,10 @@ def register(subparsers: Any) -> None:
     train.add_argument(
         "--factorization",
         choices=("svd", "fisher", "whiten"),
-        default="svd",
+        default="whiten",
         help="how encoder matrices are factorized: plain SVD, Fisher-weighted SVD or "
-        "activation-whitened SVD (statistics of 256 training examples, cached with the teacher)",
+        "activation-whitened SVD (default; statistics of 256 training examples, cached with the "
+        "teacher)",
     )
     train.add_argument(
         "--schedule",
