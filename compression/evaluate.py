@@ -34,7 +34,10 @@ def _inputs(batch: Mapping[str, torch.Tensor], device: torch.device) -> dict[str
 
 
 def _logits_and_labels(
-    model: nn.Module, loader: Iterable[Mapping[str, torch.Tensor]], device: torch.device
+    model: nn.Module,
+    loader: Iterable[Mapping[str, torch.Tensor]],
+    device: torch.device,
+    attention: str = "sdpa",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """All logits ``(n, num_labels)`` (float32, CPU) and labels ``(n,)`` of ``loader``."""
     was_training = model.training
@@ -43,7 +46,7 @@ def _logits_and_labels(
     labels: list[torch.Tensor] = []
     indices: list[torch.Tensor] = []
     try:
-        with torch.inference_mode(), attention_kernel(model, "sdpa"):
+        with torch.inference_mode(), attention_kernel(model, attention):
             for batch in loader:
                 output: Any = model(**_inputs(batch, device))
                 logits.append(output.logits.float().cpu())  # (batch, num_labels)
@@ -103,16 +106,17 @@ def evaluate_predictions(
     loader: Iterable[Mapping[str, torch.Tensor]],
     metrics: Sequence[str],
     device: torch.device,
+    attention: str = "sdpa",
 ) -> tuple[dict[str, float], list[int]]:
     """Like :func:`evaluate`, plus every example's predicted label in split order.
 
     The predictions let two models be compared on the same examples (a paired test,
-    :mod:`ladasearch.stats`).
+    :mod:`ladasearch.stats`). ``attention`` is the kernel used (``"sdpa"``, or ``"eager"``).
     """
     unknown = set(metrics) - _SUPPORTED_METRICS
     if unknown:
         raise ValueError(f"unknown metrics {sorted(unknown)}: use accuracy, f1")
-    logits, labels = _logits_and_labels(model, loader, device)
+    logits, labels = _logits_and_labels(model, loader, device, attention)
     if len(labels) != len(logits):
         raise ValueError("every batch of the loader must carry 'labels'")
     predictions = logits.argmax(dim=-1)  # (n,)
