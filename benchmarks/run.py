@@ -75,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--label-column", default=None)
     parser.add_argument("--cache", type=Path, default=None, help="teacher cache folder")
     parser.add_argument(
+        "--device", default="auto", help="auto (CUDA when visible), cpu, cuda or cuda:N"
+    )
+    parser.add_argument(
         "--parts", nargs="+", choices=PARTS, default=list(PARTS), help="parts to run"
     )
     parser.add_argument("--report-only", action="store_true", help="write the report, run nothing")
@@ -156,7 +159,13 @@ def run(argv: Sequence[str] | None = None) -> Path:
     command = shlex.join(shown)
     results = out / "benchmarks" / "results" / profile.name
     bench = Bench(
-        profile, url, results, command, cache_dir=args.cache, echo=lambda s: print(s, flush=True)
+        profile,
+        url,
+        results,
+        command,
+        cache_dir=args.cache,
+        echo=lambda s: print(s, flush=True),
+        device=args.device,
     )
     bench._storage = storage
     bench.check_subject()

@@ -106,6 +106,7 @@ class Bench:
     command: str
     cache_dir: Path | None = None
     echo: Callable[[str], None] = print
+    device: str = "auto"  # auto: CUDA when visible, else CPU
     date: str = field(
         default_factory=lambda: dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     )
@@ -233,7 +234,9 @@ def _execute(
             budget=point["budget"].train_budget(job.objective, job.eval_every),
             teacher_config=bench.profile.teacher_config(),
             seed=seed,
-            device="cuda" if torch.cuda.is_available() else "cpu",
+            device=bench.device
+            if bench.device != "auto"
+            else ("cuda" if torch.cuda.is_available() else "cpu"),
             out_dir=out / "model" if out else None,
             measure_latency=job.measure_latency,
             cache_dir=bench.cache_dir,

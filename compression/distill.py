@@ -14,13 +14,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ladasearch.compression.attention import attention_kernel
 from ladasearch.compression.layers import FactorizedLinear, MaskedLinear
 from ladasearch.compression.losses import attention_mse, masked_mse, soft_cross_entropy
+from ladasearch.compression.teacher_outputs import TeacherOutputCache
 from ladasearch.progress import progress
 
 __all__ = [
@@ -71,6 +74,10 @@ class DistillSettings:
     loss_weights: LossWeights = field(default_factory=LossWeights)
     max_grad_norm: float = 1.0
     objective: str = "distill"
+    layer_average: bool = True  # per-layer hidden/attention losses averaged, not summed
+    temperature_squared: bool = True  # prediction loss times T^2 (Hinton et al.)
+    label_weight: float = 0.0  # weight of cross-entropy on the labels, added to the total
+    decay_norm_and_bias: bool = False  # the old recipe decayed LayerNorm weights and biases too
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -116,8 +123,15 @@ def distillation_losses(
     weights: LossWeights,
     temperature: float,
     align: Alignment | None = None,
+    *,
+    layer_average: bool = False,
+    temperature_squared: bool = False,
 ) -> dict[str, Tensor]:
     """The four losses and their weighted sum (key ``total``) from two model outputs.
+
+    ``layer_average`` averages the per-layer hidden and attention losses (else they are summed,
+    the old recipe, which lets the hidden loss dominate); ``temperature_squared`` multiplies the
+    prediction loss by ``T^2`` so that its gradient does not shrink as ``T`` grows.
 
     Both outputs come from ``model(..., output_hidden_states=True, output_attentions=True)``:
     hidden_states is a tuple of (batch, seq, hidden), entry 0 the embedding-layer output;
@@ -138,7 +152,8 @@ def distillation_losses(
         per_layer = [
             masked_mse(s if align is None else align.hidden(s), t, attention_mask) for s, t in pairs
         ]
-        losses["hidden"] = torch.stack(per_layer).sum()
+        stacked = torch.stack(per_layer)
+        losses["hidden"] = stacked.mean() if layer_average else stacked.sum()
     if weights.attention:
         s_attn: tuple[Tensor, ...] = student_out["attentions"]  # type: ignore[assignment]
         t_attn: tuple[Tensor, ...] = teacher_out["attentions"]  # type: ignore[assignment]
@@ -151,13 +166,14 @@ def distillation_losses(
             if s.shape[1] != t.shape[1]:  # different head counts: compare head-averaged maps
                 s, t = _heads_mean(s), _heads_mean(t)
             per_layer.append(attention_mse(s, t, attention_mask))
-        losses["attention"] = torch.stack(per_layer).sum()
+        stacked = torch.stack(per_layer)
+        losses["attention"] = stacked.mean() if layer_average else stacked.sum()
     if weights.prediction:
         losses["prediction"] = soft_cross_entropy(
             student_out["logits"],  # type: ignore[arg-type]
             teacher_out["logits"],  # type: ignore[arg-type]
             temperature,
-        )
+        ) * (temperature**2 if temperature_squared else 1.0)
     total = sum(getattr(weights, name) * value for name, value in losses.items())
     losses["total"] = total if isinstance(total, Tensor) else torch.zeros(())
     return losses
@@ -182,8 +198,12 @@ def phase_losses(
     batch: dict[str, Tensor],
     settings: DistillSettings,
     align: Alignment | None = None,
+    teacher_cache: TeacherOutputCache | None = None,
 ) -> dict[str, Tensor]:
     """The losses of one step (key ``total`` is minimised), by ``settings.objective``.
+
+    ``teacher_cache`` serves the teacher's outputs of a batch already seen (this trial or
+    another of the study) instead of running the teacher again.
 
     ``batch`` holds input_ids, attention_mask, ... and labels (batch,), already on the device.
     ``distill``: the four distillation losses against the frozen teacher (labels unused);
@@ -196,17 +216,38 @@ def phase_losses(
         loss = F.cross_entropy(logits.float(), batch["labels"])
         return {"cross_entropy": loss, "total": loss}
     want_attn = settings.loss_weights.attention > 0
-    with torch.inference_mode():
-        teacher_out = teacher(**inputs, output_hidden_states=True, output_attentions=want_attn)
+    if teacher_cache is not None:
+        teacher_out = teacher_cache.outputs(teacher, inputs, want_attn)
+    else:
+        with torch.inference_mode():
+            teacher_out = teacher(**inputs, output_hidden_states=True, output_attentions=want_attn)
     student_out = student(**inputs, output_hidden_states=True, output_attentions=want_attn)
-    return distillation_losses(
+    losses = distillation_losses(
         student_out,
         teacher_out,
         inputs["attention_mask"],
         settings.loss_weights,
         settings.temperature,
         align,
+        layer_average=settings.layer_average,
+        temperature_squared=settings.temperature_squared,
     )
+    if settings.label_weight > 0:
+        losses["label"] = F.cross_entropy(
+            student_out.logits.float(),  # (batch, classes)
+            batch["labels"],
+        )
+        losses["total"] = losses["total"] + settings.label_weight * losses["label"]
+    return losses
+
+
+def _parameter_groups(params: list[nn.Parameter], decay: float) -> list[dict[str, Any]]:
+    """AdamW groups: LayerNorm weights and biases (1-d tensors) get no weight decay."""
+    one_d = {id(p) for p in params if p.dim() < 2}
+    return [
+        {"params": [p for p in params if id(p) not in one_d], "weight_decay": decay},
+        {"params": [p for p in params if id(p) in one_d], "weight_decay": 0.0},
+    ]
 
 
 def distill_phase(
@@ -219,6 +260,7 @@ def distill_phase(
     desc: str = "distill",
     align: Alignment | None = None,
     on_step: Callable[[int], None] | None = None,
+    teacher_cache: TeacherOutputCache | None = None,
 ) -> dict[str, float]:
     """Train ``student`` for ``settings.steps`` steps; return the mean of each loss.
 
@@ -231,9 +273,14 @@ def distill_phase(
     trained = [p for p in student.parameters() if p.requires_grad]
     if align is not None:
         trained += [p for p in align.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(
-        trained, lr=settings.learning_rate, weight_decay=settings.weight_decay
-    )
+    if settings.decay_norm_and_bias:
+        optimizer = torch.optim.AdamW(
+            trained, lr=settings.learning_rate, weight_decay=settings.weight_decay
+        )
+    else:
+        optimizer = torch.optim.AdamW(
+            _parameter_groups(trained, settings.weight_decay), lr=settings.learning_rate
+        )
     warmup = int(settings.warmup_ratio * settings.steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: _linear_warmup_decay(step, settings.steps, warmup)
@@ -241,9 +288,48 @@ def distill_phase(
     sums: dict[str, float] = {}
     student.train()
     teacher.eval()
+    # sdpa refuses output_attentions: eager only when the attention loss reads the maps.
+    kernel = (
+        "eager" if settings.objective == "distill" and settings.loss_weights.attention else "sdpa"
+    )
+    with attention_kernel(student, kernel), attention_kernel(teacher, kernel):
+        _train_steps(
+            student,
+            teacher,
+            batches,
+            settings,
+            device,
+            desc,
+            align,
+            on_step,
+            optimizer,
+            scheduler,
+            trained,
+            sums,
+            teacher_cache,
+        )
+    student.eval()
+    return {name: total / max(1, settings.steps) for name, total in sums.items()}
+
+
+def _train_steps(
+    student: nn.Module,
+    teacher: nn.Module,
+    batches: Iterator[dict[str, Tensor]],
+    settings: DistillSettings,
+    device: torch.device,
+    desc: str,
+    align: Alignment | None,
+    on_step: Callable[[int], None] | None,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    trained: list[nn.Parameter],
+    sums: dict[str, float],
+    teacher_cache: TeacherOutputCache | None,
+) -> None:
     for step in progress(range(1, settings.steps + 1), total=settings.steps, desc=desc):
         batch = {k: v.to(device) for k, v in next(batches).items()}
-        losses = phase_losses(student, teacher, batch, settings, align)
+        losses = phase_losses(student, teacher, batch, settings, align, teacher_cache)
         total = losses["total"]
         if not bool(torch.isfinite(total)):
             raise TrainingDiverged(
@@ -261,5 +347,3 @@ def distill_phase(
         if on_step is not None:
             on_step(step)
             student.train()
-    student.eval()
-    return {name: total / max(1, settings.steps) for name, total in sums.items()}

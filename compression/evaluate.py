@@ -13,9 +13,17 @@ from typing import Any
 import torch
 from torch import nn
 
+from ladasearch.compression.attention import attention_kernel
 from ladasearch.tasks.batching import fixed_length_batch
 
-__all__ = ["evaluate", "file_sha256", "folder_bytes", "measure_latency", "predict_logits"]
+__all__ = [
+    "evaluate",
+    "evaluate_predictions",
+    "file_sha256",
+    "folder_bytes",
+    "measure_latency",
+    "predict_logits",
+]
 
 _MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _SUPPORTED_METRICS = frozenset({"accuracy", "f1"})
@@ -26,26 +34,37 @@ def _inputs(batch: Mapping[str, torch.Tensor], device: torch.device) -> dict[str
 
 
 def _logits_and_labels(
-    model: nn.Module, loader: Iterable[Mapping[str, torch.Tensor]], device: torch.device
+    model: nn.Module,
+    loader: Iterable[Mapping[str, torch.Tensor]],
+    device: torch.device,
+    attention: str = "sdpa",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """All logits ``(n, num_labels)`` (float32, CPU) and labels ``(n,)`` of ``loader``."""
     was_training = model.training
     model.eval()
     logits: list[torch.Tensor] = []
     labels: list[torch.Tensor] = []
+    indices: list[torch.Tensor] = []
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), attention_kernel(model, attention):
             for batch in loader:
                 output: Any = model(**_inputs(batch, device))
                 logits.append(output.logits.float().cpu())  # (batch, num_labels)
                 if "labels" in batch:
                     labels.append(batch["labels"].cpu())
+                if "index" in batch:  # a length-sorted loader: positions in the split
+                    indices.append(batch["index"].cpu())
     finally:
         model.train(was_training)
     if not logits:
         raise ValueError("cannot evaluate on an empty loader")
+    all_logits = torch.cat(logits)  # (n, num_labels)
     all_labels = torch.cat(labels) if labels else torch.empty(0, dtype=torch.long)
-    return torch.cat(logits), all_labels
+    if indices:
+        order = torch.argsort(torch.cat(indices))  # back to split order
+        all_logits = all_logits[order]
+        all_labels = all_labels[order] if len(all_labels) else all_labels
+    return all_logits, all_labels
 
 
 def predict_logits(
@@ -79,17 +98,32 @@ def evaluate(
     The loader's batches must carry ``labels``. Runs in eval mode under ``inference_mode``; the
     model's previous train/eval mode is restored afterwards.
     """
+    return evaluate_predictions(model, loader, metrics, device)[0]
+
+
+def evaluate_predictions(
+    model: nn.Module,
+    loader: Iterable[Mapping[str, torch.Tensor]],
+    metrics: Sequence[str],
+    device: torch.device,
+    attention: str = "sdpa",
+) -> tuple[dict[str, float], list[int]]:
+    """Like :func:`evaluate`, plus every example's predicted label in split order.
+
+    The predictions let two models be compared on the same examples (a paired test,
+    :mod:`ladasearch.stats`). ``attention`` is the kernel used (``"sdpa"``, or ``"eager"``).
+    """
     unknown = set(metrics) - _SUPPORTED_METRICS
     if unknown:
         raise ValueError(f"unknown metrics {sorted(unknown)}: use accuracy, f1")
-    logits, labels = _logits_and_labels(model, loader, device)
+    logits, labels = _logits_and_labels(model, loader, device, attention)
     if len(labels) != len(logits):
         raise ValueError("every batch of the loader must carry 'labels'")
     predictions = logits.argmax(dim=-1)  # (n,)
     scores = {"accuracy": float((predictions == labels).float().mean())}
     if "f1" in metrics:
         scores["f1"] = _binary_f1(predictions, labels)
-    return scores
+    return scores, [int(p) for p in predictions]
 
 
 def _sync(device: torch.device) -> None:

@@ -17,7 +17,7 @@ product itself; training mode keeps the mask in the forward pass (that is what z
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -96,12 +96,16 @@ class _Prunable(nn.Module):
     def prune_(self, keep_fraction: float) -> None:
         """Magnitude pruning (eq. 5) of each masked tensor separately.
 
-        Each keeps its ``round(keep_fraction * numel)`` (at least 1) largest-|w| entries of the
-        current effective (masked) values; everything else is masked and set to 0.
+        Each keeps its ``round(keep_fraction * numel)`` (at least 1) largest-|w| entries among
+        those its mask still keeps; everything else is masked and set to 0. Masks therefore only
+        grow (a pruned entry stays pruned) while the kept count goes down; only when a tensor
+        keeps fewer entries than asked (a rank cut dropped denser components) are pruned entries,
+        which hold 0, taken back first in index order so that the count stays exact.
         """
         for param, mask in self.masked_parameters():
             keep = keep_count(param.numel(), keep_fraction)
-            mask.copy_(magnitude_mask(param * mask, keep))
+            score = torch.where(mask, param.detach().abs().double(), -1.0)  # pruned rank last
+            mask.copy_(magnitude_mask(score + 1.0, keep))
         self.apply_masks_()
 
     def nonzero_count(self, include_bias: bool = True) -> int:
@@ -235,15 +239,19 @@ class FactorizedLinear(_Prunable):
 
     @classmethod
     def from_linear(
-        cls, linear: nn.Linear | MaskedLinear | FactorizedLinear, rank: int
+        cls,
+        linear: nn.Linear | MaskedLinear | FactorizedLinear,
+        rank: int,
+        factorize: Callable[[Tensor, int], tuple[Tensor, Tensor]] = svd_factors,
     ) -> FactorizedLinear:
         """Factorize the current effective dense weight at ``rank`` (all entries kept).
 
         Given a ``FactorizedLinear`` or ``MaskedLinear`` this is a re-truncation: the SVD of its
-        current (masked) dense product, which is how the iterative schedule lowers ranks.
+        current (masked) dense product. ``factorize(weight (m, n), rank)`` returns ``(A, B)``;
+        plain SVD by default, a data-aware one from :mod:`ladasearch.compression.factorize`.
         """
         weight = linear.dense_weight() if isinstance(linear, _Prunable) else linear.weight
-        a, b = svd_factors(weight, rank)  # (m, r), (r, n)
+        a, b = factorize(weight, rank)  # (m, r), (r, n)
         module = cls(
             linear.in_features,
             linear.out_features,
@@ -257,6 +265,46 @@ class FactorizedLinear(_Prunable):
             module.b.copy_(b)
             if linear.bias is not None and module.bias is not None:
                 module.bias.copy_(linear.bias)
+        return module
+
+    @torch.no_grad()
+    def shrink(
+        self, rank: int, row_scale: Tensor | None = None, column_transform: Tensor | None = None
+    ) -> FactorizedLinear:
+        """A copy at a lower ``rank`` keeping the strongest components with their masks.
+
+        Component i is the outer product of column ``a[:, i]`` and row ``b[i]``; its strength is
+        ``||a_i * mask|| * ||b_i * mask||`` (on untouched SVD factors exactly the singular value,
+        so this is then the truncated SVD). ``row_scale`` (m,) weights the rows of ``a`` in that
+        norm (Fisher-weighted importance); ``column_transform`` (n, n) maps the rows of ``b`` first
+        (``b @ L``, the whitened input space). Kept components carry their values and masks over, so
+        the pruned structure survives the rank cut; ``prune_`` then prunes further.
+        """
+        if not 1 <= rank <= self.rank:
+            raise RatioError(f"rank must be in [1, {self.rank}] to shrink, got {rank}")
+        a = self.a * self.mask_a  # (m, r)
+        if row_scale is not None:
+            a = a * row_scale.to(a)[:, None]
+        b = (self.b * self.mask_b).float()  # (r, n)
+        if column_transform is not None:
+            b = b @ column_transform.to(b)
+        strength = a.float().norm(dim=0) * b.norm(dim=1)  # (r,)
+        chosen = torch.topk(strength, rank).indices.sort().values  # (rank,)
+        module = FactorizedLinear(
+            self.in_features,
+            self.out_features,
+            rank,
+            bias=self.bias is not None,
+            device=self.a.device,
+            dtype=self.a.dtype,
+        )
+        module.a.copy_(self.a[:, chosen])
+        module.b.copy_(self.b[chosen])
+        module.mask_a.copy_(self.mask_a[:, chosen])
+        module.mask_b.copy_(self.mask_b[chosen])
+        if self.bias is not None and module.bias is not None:
+            module.bias.copy_(self.bias)
+        module.train(self.training)
         return module
 
     @property

@@ -26,20 +26,27 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ladasearch.compression.attention import attention_kernel
 from ladasearch.compression.budget import Ratios, count_nonzero_params, parameter_groups
 from ladasearch.compression.distill import (
-    OBJECTIVES,
-    DistillSettings,
     LossWeights,
     TrainingDiverged,
     distill_phase,
 )
-from ladasearch.compression.evaluate import evaluate, file_sha256, folder_bytes
+from ladasearch.compression.evaluate import (
+    evaluate,
+    evaluate_predictions,
+    file_sha256,
+    folder_bytes,
+)
+from ladasearch.compression.factor_stats import load_factorizer
+from ladasearch.compression.factorize import Factorizer
 from ladasearch.compression.plan import compress_
+from ladasearch.compression.schedule import TrainBudget, ratios_at
 from ladasearch.compression.serialize import save_compressed
 from ladasearch.compression.teacher import TeacherConfig, get_teacher
+from ladasearch.compression.teacher_outputs import TeacherOutputCache, shared_cache
 from ladasearch.device import resolve_device
-from ladasearch.errors import LadaError
 from ladasearch.progress import announce
 from ladasearch.tasks import TaskData, TaskSpec, encode, load_task, make_loader
 
@@ -66,50 +73,6 @@ IterationCallback = Callable[[int, float, int, float], None]
 
 StepCallback = Callable[[int, float], None]
 """Called every ``eval_every`` training steps with (global step (1-based), dev accuracy)."""
-
-
-@dataclass(frozen=True)
-class TrainBudget:
-    """How much one compress-distill run trains."""
-
-    iterations: int = 3
-    steps: int = 100  # distillation steps per iteration
-    batch_size: int = 32
-    learning_rate: float = 1e-4
-    max_length: int = 128
-    temperature: float = 1.0
-    loss_weights: LossWeights = field(default_factory=LossWeights)
-    objective: str = "distill"  # "distill" (LadaBERT's losses) or "finetune" (labels only)
-    eval_every: int | None = None  # dev accuracy every N steps, for a step callback
-
-    def __post_init__(self) -> None:
-        for name in ("iterations", "steps", "batch_size", "max_length"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise LadaError(f"{name} must be a positive integer, got {value!r}")
-        if not self.learning_rate > 0:
-            raise LadaError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        if not self.temperature > 0:
-            raise LadaError(f"temperature must be > 0, got {self.temperature!r}")
-        if self.objective not in OBJECTIVES:
-            raise LadaError(
-                f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}"
-            )
-        every = self.eval_every
-        if every is not None and (
-            not isinstance(every, int) or isinstance(every, bool) or every < 1
-        ):
-            raise LadaError(f"eval_every must be a positive integer or None, got {every!r}")
-
-    def settings(self) -> DistillSettings:
-        """The settings of one phase (``steps`` steps) of this budget."""
-        return DistillSettings(
-            steps=self.steps,
-            learning_rate=self.learning_rate,
-            temperature=self.temperature,
-            loss_weights=self.loss_weights,
-            objective=self.objective,
-        )
 
 
 @dataclass(frozen=True)
@@ -165,16 +128,6 @@ class Trainer(Protocol):
         callback: IterationCallback | None,
         step_callback: StepCallback | None,
     ) -> RunResult: ...
-
-
-def ratios_at(target: Ratios, iteration: int, iterations: int) -> Ratios:
-    """The ratios of ``iteration`` (1..K): each moves linearly from 1 to its target."""
-    share = iteration / iterations
-
-    def step(p: float) -> float:
-        return 1.0 - (1.0 - p) * share
-
-    return Ratios(step(target.p_embd), step(target.p_svd), step(target.p_weight))
 
 
 def _seed_everything(seed: int) -> None:
@@ -239,13 +192,17 @@ def run_ladabert(
     callback: IterationCallback | None = None,
     step_callback: StepCallback | None = None,
     checkpoint: IterationCheckpoint | None = None,
+    factorizer: Factorizer | None = None,
+    teacher_cache: TeacherOutputCache | None = None,
 ) -> RunResult:
     """Compress a copy of ``teacher`` to ``ratios`` in ``budget.iterations`` compress-train steps.
 
     With ``checkpoint``, the student is saved after each iteration and a saved one resumes.
 
     Each phase distils (or, with ``budget.objective = "finetune"``, fine-tunes on the labels);
-    ``step_callback`` gets the dev accuracy every ``budget.eval_every`` steps.
+    ``step_callback`` gets the dev accuracy every ``budget.eval_every`` steps. ``factorizer``
+    factorizes dense matrices (plain SVD when None). The last iteration's dev evaluation is kept
+    in ``details["_dev"]`` (scores, per-example predictions) so that it is not run twice.
     """
     _seed_everything(seed)
     teacher_params = parameter_groups(teacher).total
@@ -256,7 +213,10 @@ def run_ladabert(
         encode(task.train, tokenizer, budget.max_length), budget.batch_size, shuffle=True, seed=seed
     )
     dev = make_loader(
-        encode(task.dev, tokenizer, budget.max_length), max(64, budget.batch_size), shuffle=False
+        encode(task.dev, tokenizer, budget.max_length),
+        max(64, budget.batch_size),
+        shuffle=False,
+        sort_by_length=True,
     )
     batches = _endless(train)
     settings = budget.settings()
@@ -264,8 +224,8 @@ def run_ladabert(
     timings = {"compress_s": 0.0, "distill_s": 0.0, "evaluate_s": 0.0}
     for iteration in range(first, budget.iterations + 1):
         started = time.perf_counter()
-        current = ratios_at(ratios, iteration, budget.iterations)
-        compress_(student, current)
+        current = ratios_at(ratios, iteration, budget.iterations, budget.schedule)
+        compress_(student, current, factorizer=factorizer)
         compressed = time.perf_counter()
         curve_before = curve.seconds
         losses = distill_phase(
@@ -276,9 +236,11 @@ def run_ladabert(
             device,
             desc=f"iteration {iteration}/{budget.iterations}",
             on_step=curve.hook(iteration),
+            teacher_cache=teacher_cache,
         )
         distilled = time.perf_counter()
-        accuracy = evaluate(student, dev, ("accuracy",), device)["accuracy"]
+        scores, predictions = evaluate_predictions(student, dev, task.metrics, device)
+        accuracy = scores["accuracy"]
         params = count_nonzero_params(student)
         ratio = params / teacher_params
         finished = time.perf_counter()
@@ -310,7 +272,9 @@ def run_ladabert(
         )
         if callback is not None:
             callback(iteration, accuracy, params, ratio)
-    return RunResult(student, history, teacher_params, timings)
+    if first > budget.iterations:  # every iteration was restored from the checkpoint
+        scores, predictions = evaluate_predictions(student, dev, task.metrics, device)
+    return RunResult(student, history, teacher_params, timings, {"_dev": (scores, predictions)})
 
 
 def compress_job(
@@ -330,6 +294,7 @@ def compress_job(
     step_callback: StepCallback | None = None,
     trainer: Trainer | None = None,
     checkpoint: IterationCheckpoint | None = None,
+    score_test: bool = True,
 ) -> dict[str, Any]:
     """Run one LadaBERT compress-distill job end to end; return its metrics.
 
@@ -338,6 +303,9 @@ def compress_job(
     compressed model there. Keys are those of docs/ARCHITECTURE.md. ``step_callback`` receives
     the dev accuracy every ``budget.eval_every`` steps. ``trainer`` replaces the LadaBERT
     schedule (``ratios`` is then only recorded); its ``RunResult.details`` join the metrics.
+    ``score_test=False`` skips the test set (a search that selects on dev and reports test only
+    for the trials it shows): ``test_accuracy`` and ``retained`` are then absent. The per-example
+    predictions (``dev_predictions``, ``test_predictions``) allow paired tests between runs.
     """
     started = time.perf_counter()
     torch_device = resolve_device(device)
@@ -357,6 +325,19 @@ def compress_job(
             f"{teacher.test_metrics['accuracy']:.4f}{' (cached)' if teacher.cached else ''}; "
             f"student: {budget.iterations} iterations x {budget.steps} distillation steps on {torch_device}"
         )
+    factorizer = load_factorizer(
+        budget.factorization,
+        teacher.model,
+        teacher.tokenizer,
+        data,
+        cache_folder=teacher.path,
+        device=torch_device,
+        max_length=budget.max_length,
+    )
+    teacher_cache = None
+    if budget.teacher_cache_mb > 0 and budget.objective == "distill":
+        teacher_cache = shared_cache(teacher.path / "outputs", budget.teacher_cache_mb << 20)
+        counts_before = (teacher_cache.hits, teacher_cache.misses)
     teacher_ready = time.perf_counter()
     if trainer is None:
         result = run_ladabert(
@@ -370,6 +351,8 @@ def compress_job(
             callback=callback,
             step_callback=step_callback,
             checkpoint=checkpoint,
+            factorizer=factorizer,
+            teacher_cache=teacher_cache,
         )
     else:
         result = trainer(
@@ -384,16 +367,24 @@ def compress_job(
         )
     student = result.student
     trained = time.perf_counter()
-    test = make_loader(encode(data.test, teacher.tokenizer, budget.max_length), 64, shuffle=False)
-    dev = make_loader(encode(data.dev, teacher.tokenizer, budget.max_length), 64, shuffle=False)
-    dev_metrics = evaluate(student, dev, data.metrics, torch_device)
-    test_metrics = evaluate(student, test, data.metrics, torch_device)
+    dev_metrics, dev_predictions = result.details.pop("_dev", (None, None))
+    if dev_metrics is None:  # another trainer: score dev here (once)
+        dev = _sorted_loader(data.dev, teacher.tokenizer, budget.max_length)
+        dev_metrics, dev_predictions = evaluate_predictions(
+            student, dev, data.metrics, torch_device
+        )
+    test_metrics: dict[str, float] = {}
+    test_predictions: list[int] | None = None
+    if score_test:
+        test = _sorted_loader(data.test, teacher.tokenizer, budget.max_length)
+        test_metrics, test_predictions = evaluate_predictions(
+            student, test, data.metrics, torch_device
+        )
     last = result.history[-1]
     metrics: dict[str, Any] = {
         "model": model,
         "task": data.name,
         "accuracy": dev_metrics["accuracy"],
-        "test_accuracy": test_metrics["accuracy"],
         "teacher_accuracy": teacher.dev_metrics["accuracy"],
         "teacher_test_accuracy": teacher.test_metrics["accuracy"],
         "params": last.params,
@@ -412,22 +403,26 @@ def compress_job(
         **result.details,
     }
     metrics.update(teacher.majority_fields())  # the majority-class baseline beside both
+    metrics["dev_predictions"] = dev_predictions
     if "f1" in data.metrics:
         metrics["f1"] = dev_metrics["f1"]
-        metrics["test_f1"] = test_metrics["f1"]
         metrics["teacher_f1"] = teacher.dev_metrics.get("f1")
-    metrics["retained"] = metrics["test_accuracy"] / max(metrics["teacher_test_accuracy"], 1e-12)
+    if score_test:
+        metrics["test_accuracy"] = test_metrics["accuracy"]
+        metrics["test_predictions"] = test_predictions
+        if "f1" in data.metrics:
+            metrics["test_f1"] = test_metrics["f1"]
+        metrics["retained"] = metrics["test_accuracy"] / max(
+            metrics["teacher_test_accuracy"], 1e-12
+        )
     evaluated = time.perf_counter()
     if measure_latency:
         from ladasearch.compression.bench import deployed_latency
 
-        _use_attention(teacher.model, "sdpa")  # inference speed; attention maps are not needed
-        try:
+        with attention_kernel(teacher.model, "sdpa"):  # inference speed; no attention maps
             metrics.update(
                 deployed_latency(student, teacher.model, teacher.tokenizer, torch_device)
             )
-        finally:
-            _use_attention(teacher.model, "eager")
     if out_dir is not None:
         folder = save_compressed(
             student, teacher.tokenizer, Path(out_dir), metadata=_card_metadata(metrics, task)
@@ -437,6 +432,7 @@ def compress_job(
         metrics["model_sha256"] = file_sha256(Path(folder) / "model.safetensors")
         metrics["teacher_bytes_on_disk"] = folder_bytes(teacher.path / "model.safetensors")
     finished = time.perf_counter()
+    evaluation_s = result.timings.get("evaluate_s", 0.0) + (evaluated - trained)
     metrics["timings"] = {
         "teacher_s": teacher_ready - started,
         **result.timings,
@@ -444,15 +440,19 @@ def compress_job(
         "latency_and_save_s": finished - evaluated,
         "total_s": finished - started,
         "teacher_cached": teacher.cached,
+        "evaluation_share": evaluation_s / max(finished - started, 1e-12),
     }
+    if teacher_cache is not None:
+        metrics["timings"]["teacher_outputs_cached"] = teacher_cache.hits - counts_before[0]
+        metrics["timings"]["teacher_outputs_computed"] = teacher_cache.misses - counts_before[1]
     return metrics
 
 
-def _use_attention(model: nn.Module, implementation: str) -> None:
-    """Switch a transformers model's attention kernel (eager returns maps; sdpa is faster)."""
-    setter = getattr(model, "set_attn_implementation", None)
-    if callable(setter):
-        setter(implementation)
+def _sorted_loader(examples: Any, tokenizer: Any, max_length: int) -> Any:
+    """An evaluation loader of length-sorted batches of 64 (predictions come back in order)."""
+    return make_loader(
+        encode(examples, tokenizer, max_length), 64, shuffle=False, sort_by_length=True
+    )
 
 
 def _card_metadata(metrics: dict[str, Any], task: TaskSpec) -> dict[str, Any]:

@@ -2,9 +2,13 @@
 
 The word embedding is factorized at rank k(P_embd); each encoder linear is factorized at rank
 r(P_svd) (or kept dense as a ``MaskedLinear`` when P_svd = 1) and its factors pruned to P_weight
-(eq. 1-6). Called again on a compressed model (the iterative schedule), each matrix is
-re-truncated through the SVD of its current dense product and re-pruned at the new fraction;
-ranks may only go down.
+(eq. 1-6). Called again on a compressed model (the iterative schedule) the change is gradual:
+a matrix whose rank does not change keeps its factors; one whose rank goes down keeps its
+strongest rank-1 components with their values and masks (``FactorizedLinear.shrink``); then
+each is pruned further among the entries its masks still keep, so masks only grow. The word
+embedding is re-truncated through the SVD of its current product (it is never pruned). Ranks may
+only go down. ``factorizer`` chooses how a dense matrix is first factorized (plain SVD by default,
+or a data-aware one from :mod:`ladasearch.compression.factorize`).
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 
 from ladasearch.compression.budget import Ratios, embedding_rank, encoder_rank
+from ladasearch.compression.factorize import Factorizer
 from ladasearch.compression.layers import FactorizedEmbedding, FactorizedLinear, MaskedLinear
 from ladasearch.compression.targets import (
     DEFAULT_ENCODER_PATTERN,
@@ -83,7 +88,11 @@ class CompressionRecord:
 
 
 def compress_(
-    model: nn.Module, ratios: Ratios, *, pattern: str = DEFAULT_ENCODER_PATTERN
+    model: nn.Module,
+    ratios: Ratios,
+    *,
+    pattern: str = DEFAULT_ENCODER_PATTERN,
+    factorizer: Factorizer | None = None,
 ) -> CompressionRecord:
     """Compress ``model`` in place to ``ratios``; returns a record of each matrix.
 
@@ -96,8 +105,9 @@ def compress_(
     if new_embedding is not embedding:
         replace_module(model, embedding_fqn, new_embedding)
     records = []
+    factorizer = factorizer or Factorizer()
     for fqn, module in encoder_linears(model, pattern):
-        new = _compress_linear(fqn, module, ratios)
+        new = _compress_linear(fqn, module, ratios, factorizer)
         if new is not module:
             replace_module(model, fqn, new)
         records.append(_linear_record(fqn, new))
@@ -114,10 +124,14 @@ def _compress_embedding(fqn: str, embedding: EmbeddingLike, p_embd: float) -> Em
         return embedding
     if current is not None and rank > current:
         raise _rank_up(fqn, current, rank, "p_embd", p_embd)
+    if current == rank:
+        return embedding  # unchanged: keep the (possibly trained) factors
     return FactorizedEmbedding.from_embedding(embedding, rank)
 
 
-def _compress_linear(fqn: str, module: LinearLike, ratios: Ratios) -> LinearLike:
+def _compress_linear(
+    fqn: str, module: LinearLike, ratios: Ratios, factorizer: Factorizer
+) -> LinearLike:
     rank = encoder_rank(module.out_features, module.in_features, ratios.p_svd)
     current = module.rank if isinstance(module, FactorizedLinear) else None
     if rank is None:
@@ -131,7 +145,18 @@ def _compress_linear(fqn: str, module: LinearLike, ratios: Ratios) -> LinearLike
         return masked
     if current is not None and rank > current:
         raise _rank_up(fqn, current, rank, "p_svd", ratios.p_svd)
-    factorized = FactorizedLinear.from_linear(module, rank)
+    if isinstance(module, FactorizedLinear):
+        factorized = module
+        if rank < module.rank:
+            factorized = module.shrink(
+                rank, factorizer.row_scale(fqn), factorizer.column_transform(fqn)
+            )
+    else:
+
+        def factorize(weight: Tensor, r: int) -> tuple[Tensor, Tensor]:
+            return factorizer.factors(fqn, weight, r)
+
+        factorized = FactorizedLinear.from_linear(module, rank, factorize)
     factorized.prune_(ratios.p_weight)
     return factorized
 

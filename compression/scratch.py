@@ -9,6 +9,13 @@ the teacher's (within 5%), and it is distilled with the same four losses as Lada
 ``round((i + 1) * T / S) - 1``, hidden vectors are projected to the teacher's width by learned
 linear maps, attention maps are compared directly when the head counts match (else averaged
 over heads).
+
+``init`` chooses the student's starting weights: ``"teacher"`` (default) copies them from the
+teacher as DistilBERT initialises its student (layer ``i`` from teacher layer ``layer_map[i]``,
+e.g. every other layer at half the depth) and, where the student is narrower, keeps the leading
+slice of every tensor (rows and columns up to the student's sizes; the vocabulary is shared);
+``"random"`` is the old random initialisation (a baseline that, on short budgets, never left the
+majority class).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import re
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -42,10 +50,12 @@ from ladasearch.errors import LadaError
 from ladasearch.tasks import TaskData, encode, make_loader
 
 __all__ = [
+    "INITS",
     "TINYBERT",
     "StudentShape",
     "build_student",
     "count_config_params",
+    "init_from_teacher_",
     "layer_map",
     "run_scratch",
     "scratch_trainer",
@@ -153,14 +163,45 @@ def layer_map(student_layers: int, teacher_layers: int) -> tuple[int, ...]:
     )
 
 
+INITS = ("teacher", "random")
+
+
+@torch.no_grad()
+def init_from_teacher_(student: nn.Module, teacher: nn.Module, mapping: tuple[int, ...]) -> int:
+    """Copy the teacher's weights into ``student`` (layer-dropped, width-sliced); return count.
+
+    Student tensor ``<...>.layer.<i>.<rest>`` takes teacher ``<...>.layer.<mapping[i]>.<rest>``;
+    every other tensor takes the teacher's tensor of the same name. Each copy keeps the leading
+    ``student.shape`` slice of the teacher's tensor.
+    """
+    source = dict(teacher.state_dict())
+    copied = 0
+    for name, tensor in student.state_dict().items():
+        match = re.search(r"\.(layer|layers)\.(\d+)\.", name)
+        key = name
+        if match is not None:
+            mapped = mapping[int(match.group(2))]
+            key = f"{name[: match.start()]}.{match.group(1)}.{mapped}.{name[match.end() :]}"
+        original = source.get(key)
+        if original is None or original.dim() != tensor.dim():
+            continue
+        if any(t > o for t, o in zip(tensor.shape, original.shape, strict=True)):
+            continue
+        tensor.copy_(original[tuple(slice(0, size) for size in tensor.shape)])
+        copied += 1
+    return copied
+
+
 def build_student(
-    teacher: nn.Module, target_ratio: float, seed: int = 0
+    teacher: nn.Module, target_ratio: float, seed: int = 0, init: str = "teacher"
 ) -> tuple[nn.Module, Alignment, StudentShape]:
-    """A randomly initialised student of ``target_ratio`` times the teacher's parameters.
+    """A student of ``target_ratio`` times the teacher's parameters, initialised by ``init``.
 
     Returns the student (eager attention: distillation reads its attention maps), the
     :class:`Alignment` that maps it onto the teacher, and its shape.
     """
+    if init not in INITS:
+        raise LadaError(f"init must be one of {', '.join(INITS)}, got {init!r}")
     if not 0.0 < target_ratio <= 1.0:
         raise LadaError(f"target ratio must be in (0, 1], got {target_ratio!r}")
     teacher_config: PretrainedConfig = teacher.config  # type: ignore[assignment]
@@ -170,8 +211,11 @@ def build_student(
     torch.manual_seed(seed)
     student = AutoModelForSequenceClassification.from_config(config, attn_implementation="eager")
     width = int(teacher_config.hidden_size)
+    mapping = layer_map(shape.layers, int(teacher_config.num_hidden_layers))
+    if init == "teacher":
+        init_from_teacher_(student, teacher, mapping)
     align = Alignment(
-        layer_map(shape.layers, int(teacher_config.num_hidden_layers)),
+        mapping,
         embedding=nn.Linear(shape.hidden, width, bias=False),
         hidden=nn.Linear(shape.hidden, width, bias=False),
     )
@@ -189,6 +233,7 @@ def run_scratch(
     seed: int = 0,
     callback: IterationCallback | None = None,
     step_callback: StepCallback | None = None,
+    init: str = "teacher",
 ) -> RunResult:
     """Distil a from-scratch student of ``target_ratio`` for ``iterations * steps`` steps.
 
@@ -199,14 +244,17 @@ def run_scratch(
     """
     _seed_everything(seed)
     teacher_params = sum(p.numel() for p in teacher.parameters())
-    student, align, shape = build_student(teacher, target_ratio, seed)
+    student, align, shape = build_student(teacher, target_ratio, seed, init)
     student.to(device)
     align.to(device)
     train = make_loader(
         encode(task.train, tokenizer, budget.max_length), budget.batch_size, shuffle=True, seed=seed
     )
     dev = make_loader(
-        encode(task.dev, tokenizer, budget.max_length), max(64, budget.batch_size), shuffle=False
+        encode(task.dev, tokenizer, budget.max_length),
+        max(64, budget.batch_size),
+        shuffle=False,
+        sort_by_length=True,
     )
     total_steps = budget.iterations * budget.steps
     settings = dataclasses.replace(budget.settings(), steps=total_steps)
@@ -251,6 +299,7 @@ def run_scratch(
         {"compress_s": 0.0, "distill_s": elapsed - evaluate_s, "evaluate_s": evaluate_s},
         details={
             "method": "scratch",
+            "student_init": init,
             "student_shape": asdict(shape),
             "p_embd": None,
             "p_svd": None,
@@ -259,8 +308,8 @@ def run_scratch(
     )
 
 
-def scratch_trainer(target_ratio: float) -> Trainer:
-    """A ``compress_job`` trainer that distils a from-scratch student of ``target_ratio``."""
+def scratch_trainer(target_ratio: float, init: str = "teacher") -> Trainer:
+    """A ``compress_job`` trainer that distils a small student of ``target_ratio`` (see ``init``)."""
 
     def trainer(
         teacher: nn.Module,
@@ -283,6 +332,7 @@ def scratch_trainer(target_ratio: float) -> Trainer:
             seed=seed,
             callback=callback,
             step_callback=step_callback,
+            init=init,
         )
 
     return trainer

@@ -1,4 +1,8 @@
-"""Small significance helpers: the majority-class baseline and exact paired tests.
+"""Significance helpers: the majority-class baseline and exact paired tests.
+
+Paired tests take per-example correctness of two classifiers scored on the same examples
+(:func:`mcnemar_exact`, two-sided; :func:`paired_bootstrap`; :func:`verdict` says "beats" only
+below the significance level, else "tie"); :func:`mcnemar_one_sided` takes the discordant counts.
 
 A classifier that scores below "always predict the most frequent training label" has learned
 nothing useful, yet its accuracy can look respectable on an imbalanced task. :func:`majority_check`
@@ -11,6 +15,7 @@ pair favours the model with probability 1/2. Pure Python, no SciPy.
 from __future__ import annotations
 
 import math
+import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -18,11 +23,15 @@ from typing import Any
 
 __all__ = [
     "ALPHA",
+    "BootstrapResult",
     "MajorityCheck",
     "binomial_tail",
     "majority_check",
     "majority_label",
     "mcnemar_exact",
+    "mcnemar_one_sided",
+    "paired_bootstrap",
+    "verdict",
     "weak_teacher_warning",
 ]
 
@@ -52,7 +61,7 @@ def binomial_tail(k: int, n: int, p: float = 0.5) -> float:
     return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))
 
 
-def mcnemar_exact(wins: int, losses: int) -> float:
+def mcnemar_one_sided(wins: int, losses: int) -> float:
     """One-sided exact McNemar p-value that A beats B, given the discordant pairs.
 
     ``wins``: examples A gets right and B wrong; ``losses``: B right, A wrong. Returns
@@ -145,7 +154,7 @@ def majority_check(
         majority_accuracy=sum(y == majority for y in labels) / n,
         wins=wins,
         losses=losses,
-        p_value=mcnemar_exact(wins, losses),
+        p_value=mcnemar_one_sided(wins, losses),
         alpha=alpha,
     )
 
@@ -164,3 +173,73 @@ def weak_teacher_warning(fields: Mapping[str, Any]) -> str | None:
         "against a teacher that learned little; train it longer (--teacher-epochs) or check "
         "the data"
     )
+
+
+def _check(a_correct: Sequence[bool], b_correct: Sequence[bool]) -> None:
+    if len(a_correct) != len(b_correct):
+        raise ValueError(
+            f"paired tests need the same examples: {len(a_correct)} vs {len(b_correct)} results"
+        )
+
+
+def mcnemar_exact(a_correct: Sequence[bool], b_correct: Sequence[bool]) -> float:
+    """Two-sided exact McNemar p-value (1.0 when the models never disagree)."""
+    _check(a_correct, b_correct)
+    b = sum(1 for x, y in zip(a_correct, b_correct, strict=True) if x and not y)
+    c = sum(1 for x, y in zip(a_correct, b_correct, strict=True) if y and not x)
+    n = b + c
+    if n == 0:
+        return 1.0
+    low = min(b, c)
+    # P(X <= low) for X ~ Binomial(n, 1/2), doubled (the distribution is symmetric).
+    tail = sum(math.comb(n, k) for k in range(low + 1)) / 2**n
+    return min(1.0, 2.0 * tail)
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    """Accuracy of A minus accuracy of B, its percentile interval and two-sided p-value."""
+
+    difference: float
+    low: float
+    high: float
+    p_value: float
+
+
+def paired_bootstrap(
+    a_correct: Sequence[bool],
+    b_correct: Sequence[bool],
+    *,
+    samples: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> BootstrapResult:
+    """Paired bootstrap of ``acc(A) - acc(B)`` over the same resampled examples.
+
+    The p-value is twice the share of resamples whose difference falls on the other side of 0
+    from the observed one (at most 1); ties at 0 count half.
+    """
+    _check(a_correct, b_correct)
+    n = len(a_correct)
+    if n == 0:
+        raise ValueError("paired_bootstrap needs at least one example")
+    delta = [int(bool(x)) - int(bool(y)) for x, y in zip(a_correct, b_correct, strict=True)]
+    observed = sum(delta) / n
+    rng = random.Random(seed)
+    diffs = sorted(sum(delta[rng.randrange(n)] for _ in range(n)) / n for _ in range(samples))
+    alpha = (1.0 - confidence) / 2
+    low = diffs[int(alpha * (samples - 1))]
+    high = diffs[int((1 - alpha) * (samples - 1))]
+    if observed == 0:
+        return BootstrapResult(0.0, low, high, 1.0)
+    other = sum(
+        1.0 if (d < 0 if observed > 0 else d > 0) else 0.5 if d == 0 else 0.0 for d in diffs
+    )
+    return BootstrapResult(observed, low, high, min(1.0, 2.0 * other / samples))
+
+
+def verdict(accuracy_a: float, accuracy_b: float, p_value: float, alpha: float = 0.05) -> str:
+    """``"beats"`` / ``"loses to"`` when ``p_value < alpha``, else ``"tie"``."""
+    if p_value >= alpha:
+        return "tie"
+    return "beats" if accuracy_a > accuracy_b else "loses to"

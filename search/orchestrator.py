@@ -77,6 +77,7 @@ def task_spec(study: StudyFile) -> TaskSpec:
         label_column=study.label_column,
         dev_path=study.dev,
         seed=study.seed,
+        test_path=study.test,
     )
 
 

@@ -38,6 +38,10 @@ SAMPLERS = ("tpe", "random", "nsga2", "qmc")
 SCHEDULERS = ("asha", "none")
 OBJECTIVES = ("accuracy", "params", "latency")
 RATIO_KEYS = ("p_embd", "p_svd", "p_weight")
+# The engine's choices (compression.factorize.FACTORIZATIONS, compression.schedule.SCHEDULES),
+# repeated here so that reading a study file does not import torch.
+FACTORIZATIONS = ("svd", "fisher", "whiten")
+SCHEDULES = ("geometric", "linear")
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,12 @@ class TrialSettings:
     learning_rate: float = 5e-5
     max_length: int = 64
     temperature: float = 1.0
+    factorization: str = "whiten"  # svd, fisher or whiten (ladasearch.compression.factorize)
+    schedule: str = "geometric"  # geometric or linear (the old schedule)
+    layer_average: bool = True  # distillation recipe, see TrainBudget
+    temperature_squared: bool = True
+    label_weight: float = 0.0
+    decay_norm_and_bias: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,6 +100,7 @@ class StudyFile:
     text_pair_column: str | None = None
     label_column: str | None = None
     dev: str | None = None
+    test: str | None = None  # a test file for csv:/jsonl: (default: a stratified 10% carve-out)
     mode: str = "fixed"
     target: float | None = None
     target_range: tuple[float, float] | None = None
@@ -201,6 +212,12 @@ class _Reader:
             raise self.fail(key, f"must be {kind}, got {value!r}")
         return float(value)
 
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.data.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(key, f"must be true or false, got {value!r}")
+        return value
+
     def text(self, key: str, default: str | None) -> str | None:
         value = self.data.get(key, default)
         if value is not None and (not isinstance(value, str) or not value.strip()):
@@ -225,7 +242,7 @@ class _Reader:
 
 
 TOP_KEYS = (
-    "name", "model", "task", "text_column", "text_pair_column", "label_column", "dev", "mode",
+    "name", "model", "task", "text_column", "text_pair_column", "label_column", "dev", "test", "mode",
     "target", "target_range", "objectives", "trials", "space", "sampler", "scheduler",
     "max_concurrent", "seed", "enqueue", "keep_models", "runs_dir", "trial", "teacher", "resources",
 )  # fmt: skip
@@ -266,6 +283,7 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
         text_pair_column=top.text("text_pair_column", None),
         label_column=top.text("label_column", None),
         dev=top.text("dev", None),
+        test=top.text("test", None),
         mode=mode,
         target=target,
         target_range=target_range,
@@ -286,6 +304,18 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
             learning_rate=trial.number("learning_rate", TrialSettings.learning_rate),
             max_length=trial.integer("max_length", TrialSettings.max_length),
             temperature=trial.number("temperature", TrialSettings.temperature),
+            factorization=trial.choice(
+                "factorization", TrialSettings.factorization, FACTORIZATIONS
+            ),
+            schedule=trial.choice("schedule", TrialSettings.schedule, SCHEDULES),
+            layer_average=trial.flag("layer_average", TrialSettings.layer_average),
+            temperature_squared=trial.flag(
+                "temperature_squared", TrialSettings.temperature_squared
+            ),
+            label_weight=trial.number("label_weight", TrialSettings.label_weight, allow_zero=True),
+            decay_norm_and_bias=trial.flag(
+                "decay_norm_and_bias", TrialSettings.decay_norm_and_bias
+            ),
         ),
         teacher=TeacherSettings(
             steps=None if teacher.data.get("steps") is None else teacher.integer("steps", 300),

@@ -151,3 +151,21 @@ def test_scratch_job_scores_like_a_compress_job(tiny_model_dir, tiny_csv, tmp_pa
     assert abs(metrics["ratio"] - 0.5) <= 0.05 * 0.5
     assert 0.0 <= metrics["test_accuracy"] <= 1.0
     assert metrics["bytes_on_disk"] > 0
+
+
+def test_teacher_init_copies_dropped_layers_and_leading_slices(eager_bert) -> None:  # type: ignore[no-untyped-def]
+    student, align, shape = build_student(eager_bert, 0.5, init="teacher")
+    s_state, t_state = student.state_dict(), eager_bert.state_dict()
+    for i, j in enumerate(align.layer_map):
+        name = f"bert.encoder.layer.{i}.attention.self.query.weight"
+        rows, cols = s_state[name].shape
+        assert torch.equal(
+            s_state[name],
+            t_state[f"bert.encoder.layer.{j}.attention.self.query.weight"][:rows, :cols],
+        )
+    words = "bert.embeddings.word_embeddings.weight"
+    assert torch.equal(s_state[words], t_state[words][:, : shape.hidden])
+    random_student, _, _ = build_student(eager_bert, 0.5, init="random")
+    assert not torch.equal(random_student.state_dict()[words], s_state[words])
+    with pytest.raises(LadaError, match="init must be one of teacher, random"):
+        build_student(eager_bert, 0.5, init="zeros")

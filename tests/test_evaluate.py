@@ -79,3 +79,25 @@ def test_folder_bytes_and_sha256(tmp_path: Path) -> None:
     assert folder_bytes(tmp_path) == 15
     expected = hashlib.sha256(b"hello").hexdigest()
     assert file_sha256(tmp_path / "sub" / "b.bin") == expected
+
+
+def test_length_sorted_batches_give_predictions_in_split_order(
+    tiny_model_dir: Path, tiny_bert: nn.Module
+) -> None:
+    from ladasearch.compression.evaluate import evaluate_predictions
+    from ladasearch.tasks import Example, encode, make_loader
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    words = ["good", "bad", "film", "the", "plot"]
+    examples = [
+        Example(" ".join(words[: 1 + (i * 7) % 5] * (1 + i % 3)), None, i % 2) for i in range(23)
+    ]
+    encoded = encode(examples, tokenizer, 32)
+    plain = make_loader(encoded, 4, shuffle=False)
+    by_length = make_loader(encoded, 4, shuffle=False, sort_by_length=True)
+    lengths = [int(b["attention_mask"].sum(dim=1).max()) for b in by_length]
+    assert lengths == sorted(lengths, reverse=True)
+    device = torch.device("cpu")
+    assert evaluate_predictions(tiny_bert, by_length, ("accuracy",), device) == (
+        evaluate_predictions(tiny_bert, plain, ("accuracy",), device)
+    )

@@ -21,7 +21,7 @@ from ladasearch.stats import (
     binomial_tail,
     majority_check,
     majority_label,
-    mcnemar_exact,
+    mcnemar_one_sided,
     weak_teacher_warning,
 )
 from ladasearch.tasks import TaskSpec, encode, load_task
@@ -33,12 +33,14 @@ def test_binomial_tail_and_mcnemar_on_known_cases() -> None:
     assert binomial_tail(8, 10) == pytest.approx(56 / 1024)  # 45 + 10 + 1 of 2^10
     assert binomial_tail(0, 5) == 1.0 and binomial_tail(6, 5) == 0.0
     assert binomial_tail(3, 3, 0.5) == pytest.approx(1 / 8)
-    assert mcnemar_exact(8, 2) == pytest.approx(56 / 1024)
-    assert mcnemar_exact(0, 0) == 1.0  # no discordant pair: no evidence
-    assert mcnemar_exact(5, 5) == pytest.approx(sum(math.comb(10, k) for k in range(5, 11)) / 1024)
-    assert mcnemar_exact(600, 400) < 1e-9  # large n stays finite and tiny
+    assert mcnemar_one_sided(8, 2) == pytest.approx(56 / 1024)
+    assert mcnemar_one_sided(0, 0) == 1.0  # no discordant pair: no evidence
+    assert mcnemar_one_sided(5, 5) == pytest.approx(
+        sum(math.comb(10, k) for k in range(5, 11)) / 1024
+    )
+    assert mcnemar_one_sided(600, 400) < 1e-9  # large n stays finite and tiny
     with pytest.raises(ValueError):
-        mcnemar_exact(-1, 2)
+        mcnemar_one_sided(-1, 2)
 
 
 def test_majority_check_counts_discordant_pairs() -> None:
@@ -51,7 +53,7 @@ def test_majority_check_counts_discordant_pairs() -> None:
         4 / 6
     )
     assert (check.wins, check.losses) == (2, 1)
-    assert check.p_value == pytest.approx(mcnemar_exact(2, 1)) and not check.significant
+    assert check.p_value == pytest.approx(mcnemar_one_sided(2, 1)) and not check.significant
     assert type(check).from_dict(check.to_dict()) == check
     always_majority = majority_check([0] * 6, labels, [0, 0, 1])
     assert always_majority.p_value == 1.0 and always_majority.accuracy == pytest.approx(4 / 6)

@@ -23,9 +23,9 @@ def tiny_task(csv_path: Path) -> TaskSpec:
     return TaskSpec(name=f"csv:{csv_path}", text_column="sentence", label_column="sentiment")
 
 
-def test_schedule_moves_each_ratio_linearly_from_one_to_the_target() -> None:
+def test_linear_schedule_moves_each_ratio_linearly_from_one_to_the_target() -> None:
     target = Ratios(0.4, 0.5, 0.7)
-    steps = [ratios_at(target, i, 3) for i in (1, 2, 3)]
+    steps = [ratios_at(target, i, 3, "linear") for i in (1, 2, 3)]
     assert steps[-1] == target
     assert steps[0].p_embd == pytest.approx(0.8)
     assert steps[1].p_svd == pytest.approx(2 / 3)

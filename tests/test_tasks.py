@@ -36,12 +36,22 @@ def test_rt_sizes_split_and_labels(rt_task: TaskData) -> None:
     task = rt_task
     sizes = [len(task.train), len(task.dev), len(task.test)]
     assert sum(sizes) == 12_808
-    assert sizes == [10_262, 1_292, 1_254]
+    assert sizes == [10_243, 1_283, 1_282]
     assert task.label_names == ("negative", "positive")
     assert task.metrics == ("accuracy",)
     assert {e.label for e in task.train} == {0, 1}
     assert all(e.text and e.text_pair is None for e in task.dev)
-    assert "train 10,262" in task.describe()
+    assert "train 10,243" in task.describe()
+
+
+def test_rt_splits_share_one_label_balance(rt_task: TaskData) -> None:
+    shares = [
+        sum(e.label for e in split) / len(split)
+        for split in (rt_task.train, rt_task.dev, rt_task.test)
+    ]
+    assert max(shares) - min(shares) < 0.005, shares
+    sizes = [len(rt_task.train), len(rt_task.dev), len(rt_task.test)]
+    assert [round(n / sum(sizes), 2) for n in sizes] == [0.8, 0.1, 0.1]
 
 
 def test_rt_no_film_in_two_splits_and_fixed(rt_task: TaskData) -> None:
@@ -70,12 +80,24 @@ def test_csv_string_labels_and_seeded_dev(tiny_csv: Path) -> None:
     spec = TaskSpec(f"csv:{tiny_csv}", text_column="sentence", label_column="sentiment")
     task = load_task(spec)
     assert task.label_names == ("neg", "pos")
-    assert (len(task.train), len(task.dev)) == (360, 40)
-    assert task.test is task.dev
-    assert "test = dev" in task.describe()
+    assert (len(task.train), len(task.dev), len(task.test)) == (324, 36, 40)
+    assert not set(task.test) & set(task.dev) and not set(task.test) & set(task.train)
+    assert "stratified" in task.describe() and "test = dev" not in task.describe()
+    # Stratified: test has the file's label balance (200 / 200 in the fixture).
+    assert sum(e.label for e in task.test) == 20
+    assert load_task(spec).test == task.test
     assert load_task(spec).fingerprint == task.fingerprint
     reseeded = load_task(TaskSpec(**{**spec.to_dict(), "seed": 1}))
     assert reseeded.dev != task.dev and reseeded.fingerprint != task.fingerprint
+
+
+def test_a_test_file_is_the_test_split(tmp_path: Path) -> None:
+    rows = [{"text": f"s {i}", "label": i % 2} for i in range(40)]
+    train = _write_jsonl(tmp_path / "train.jsonl", rows)
+    test = _write_jsonl(tmp_path / "test.jsonl", rows[:10])
+    task = load_task(TaskSpec(f"jsonl:{train}", test_path=str(test)))
+    assert task.test == tuple(Example(f"s {i}", None, i % 2) for i in range(10))
+    assert len(task.train) + len(task.dev) == 40
 
 
 def test_jsonl_integer_labels_pairs_and_dev_file(tmp_path: Path) -> None:
@@ -92,7 +114,7 @@ def test_jsonl_integer_labels_pairs_and_dev_file(tmp_path: Path) -> None:
     task = load_task(spec)
     assert task.label_names == ("1", "2", "10")  # numeric order, string names
     assert task.num_labels == 3
-    assert len(task.train) == 30 and len(task.dev) == 6
+    assert len(task.train) == 27 and len(task.dev) == 6 and len(task.test) == 3
     assert task.train[0] == Example("first 0", "second 0", 1)
     assert task.train[1].label == 2
 

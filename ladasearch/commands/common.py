@@ -42,6 +42,12 @@ def add_task_arguments(parser: argparse.ArgumentParser, *, required: bool = True
     parser.add_argument(
         "--dev", default=None, metavar="PATH", help="a dev file for csv:/jsonl: tasks"
     )
+    parser.add_argument(
+        "--test",
+        default=None,
+        metavar="PATH",
+        help="a test file for csv:/jsonl: tasks (default: a seeded stratified 10%% of the file)",
+    )
 
 
 def task_spec_from_args(args: argparse.Namespace, *, seed: int = 0) -> TaskSpec:
@@ -53,6 +59,7 @@ def task_spec_from_args(args: argparse.Namespace, *, seed: int = 0) -> TaskSpec:
         label_column=args.label_column,
         dev_path=args.dev,
         seed=seed,
+        test_path=getattr(args, "test", None),
     )
 
 

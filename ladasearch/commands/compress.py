@@ -44,7 +44,10 @@ def register(subparsers: Any) -> None:
         "--iterations", type=int, default=3, help="compress-distill iterations K (default 3)"
     )
     train.add_argument(
-        "--steps", type=int, default=100, help="distillation steps per iteration (default 100)"
+        "--steps",
+        type=int,
+        default=100,
+        help="distillation steps per iteration (default 100; 0 compresses only)",
     )
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument(
@@ -63,6 +66,41 @@ def register(subparsers: Any) -> None:
         "--loss-weights",
         default="embedding=1,attention=1,hidden=1,prediction=1",
         help="weights of the distillation losses, e.g. embedding=1,attention=1,hidden=1,prediction=1",
+    )
+    train.add_argument(
+        "--factorization",
+        choices=("svd", "fisher", "whiten"),
+        default="whiten",
+        help="how encoder matrices are factorized: plain SVD, Fisher-weighted SVD or "
+        "activation-whitened SVD (default; statistics of 256 training examples, cached with the "
+        "teacher)",
+    )
+    train.add_argument(
+        "--schedule",
+        choices=("geometric", "linear"),
+        default="geometric",
+        help="per-iteration targets: the same cut each iteration (default) or the old linear one",
+    )
+    train.add_argument(
+        "--label-weight",
+        type=float,
+        default=0.0,
+        help="weight of a cross-entropy term on the labels added to distillation (default 0)",
+    )
+    train.add_argument(
+        "--sum-layer-losses",
+        action="store_true",
+        help="old recipe: sum the per-layer hidden/attention losses instead of averaging them",
+    )
+    train.add_argument(
+        "--no-temperature-squared",
+        action="store_true",
+        help="old recipe: do not scale the prediction loss by T^2",
+    )
+    train.add_argument(
+        "--decay-norm-and-bias",
+        action="store_true",
+        help="old recipe: weight decay on LayerNorm weights and biases too",
     )
     teacher = parser.add_argument_group("teacher fine-tuning (cached on disk)")
     teacher.add_argument(
@@ -132,6 +170,12 @@ def run(args: argparse.Namespace) -> int:
         max_length=args.max_length,
         temperature=args.temperature,
         loss_weights=LossWeights(**parse_loss_weights(args.loss_weights)),
+        factorization=args.factorization,
+        schedule=args.schedule,
+        layer_average=not args.sum_layer_losses,
+        temperature_squared=not args.no_temperature_squared,
+        label_weight=args.label_weight,
+        decay_norm_and_bias=args.decay_norm_and_bias,
     )
     teacher_config = TeacherConfig(
         steps=args.teacher_steps,
@@ -181,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
 def _print_summary(m: dict[str, Any]) -> None:
     rows = [
         ("dev accuracy", f"{m['teacher_accuracy']:.4f}", f"{m['accuracy']:.4f}"),
-        ("test accuracy", f"{m['teacher_test_accuracy']:.4f}", f"{m['test_accuracy']:.4f}"),
+        ("test accuracy", f"{m['teacher_test_accuracy']:.4f}", f"{m.get('test_accuracy', 0):.4f}"),
         ("nonzero params", f"{m['teacher_params']:,}", f"{m['params']:,}"),
         ("ratio", "1.0000 (1.0x)", f"{m['ratio']:.4f} ({format_factor(m['ratio'])})"),
     ]

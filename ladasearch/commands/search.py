@@ -99,7 +99,9 @@ def apply_overrides(study: Any, args: argparse.Namespace) -> Any:
                 raise StudyFileError(f"--{flag} must not be empty")
             changes[flag] = value
     if args.task is not None:  # a new task brings its own columns
-        changes.update(text_column=None, text_pair_column=None, label_column=None, dev=None)
+        changes.update(
+            text_column=None, text_pair_column=None, label_column=None, dev=None, test=None
+        )
     for flag, key in (("text_column", "text_column"), ("text_pair_column", "text_pair_column")):
         if getattr(args, flag) is not None:
             changes[key] = getattr(args, flag)
@@ -107,6 +109,8 @@ def apply_overrides(study: Any, args: argparse.Namespace) -> Any:
         changes["label_column"] = args.label_column
     if args.dev is not None:
         changes["dev"] = args.dev
+    if args.test is not None:
+        changes["test"] = args.test
     trial: dict[str, int] = {}
     for flag in ("steps", "iterations"):
         value = getattr(args, flag)

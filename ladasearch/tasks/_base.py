@@ -18,15 +18,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Example", "TaskData", "TaskSpec", "carve_dev", "fingerprint_task"]
+__all__ = ["Example", "TaskData", "TaskSpec", "carve_dev", "carve_stratified", "fingerprint_task"]
 
 
 @dataclass(frozen=True)
 class TaskSpec:
     """What the user asked for: a task name plus the column options of their own files.
 
-    ``name`` is ``rt``, ``glue/<config>``, ``csv:PATH`` or ``jsonl:PATH``. The column options and
-    ``dev_path`` apply to ``csv:`` / ``jsonl:`` only; ``seed`` drives the seeded dev carve-outs
+    ``name`` is ``rt``, ``glue/<config>``, ``csv:PATH`` or ``jsonl:PATH``. The column options,
+    ``dev_path`` and ``test_path`` apply to ``csv:`` / ``jsonl:`` only; ``seed`` drives the seeded dev carve-outs
     (``glue/*`` and files without ``dev_path``), never the fixed ``rt`` split.
     """
 
@@ -36,6 +36,7 @@ class TaskSpec:
     label_column: str | None = None
     dev_path: str | None = None
     seed: int = 0
+    test_path: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field (for study files and trial attributes)."""
@@ -123,3 +124,27 @@ def carve_dev(
     train = tuple(e for i, e in enumerate(examples) if i not in dev_ids)
     dev = tuple(e for i, e in enumerate(examples) if i in dev_ids)
     return train, dev
+
+
+def carve_stratified(
+    examples: Sequence[Example], seed: int, *, fraction: float = 0.1
+) -> tuple[tuple[Example, ...], tuple[Example, ...]]:
+    """Split ``examples`` into (rest, held out) with ``fraction`` of each label held out.
+
+    Per label, a seeded shuffle picks ``round(fraction * count)`` examples (at least one when
+    the label has two or more); both parts keep the input order.
+    """
+    by_label: dict[int, list[int]] = {}
+    for i, example in enumerate(examples):
+        by_label.setdefault(example.label, []).append(i)
+    rng = random.Random(seed)
+    held: set[int] = set()
+    for label in sorted(by_label):
+        positions = by_label[label]
+        rng.shuffle(positions)
+        count = round(len(positions) * fraction)
+        if count == 0 and len(positions) >= 2:
+            count = 1
+        held.update(positions[:count])
+    rest = tuple(e for i, e in enumerate(examples) if i not in held)
+    return rest, tuple(e for i, e in enumerate(examples) if i in held)

@@ -98,8 +98,9 @@ def _pad(rows: list[list[int]], length: int, value: int) -> torch.Tensor:
 class _Collate:
     """Pads the chosen examples to the batch's longest sequence (right padding)."""
 
-    def __init__(self, encoded: EncodedSplit) -> None:
+    def __init__(self, encoded: EncodedSplit, with_index: bool = False) -> None:
         self.encoded = encoded
+        self.with_index = with_index
 
     def __call__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         enc = self.encoded
@@ -112,6 +113,8 @@ class _Collate:
         if enc.token_type_ids is not None:
             batch["token_type_ids"] = _pad([enc.token_type_ids[i] for i in indices], length, 0)
         batch["labels"] = torch.tensor([enc.labels[i] for i in indices], dtype=torch.long)
+        if self.with_index:
+            batch["index"] = torch.tensor(indices, dtype=torch.long)  # (batch,) split positions
         return batch
 
 
@@ -160,16 +163,29 @@ def make_loader(
     shuffle: bool,
     seed: int = 0,
     drop_last: bool = False,
+    sort_by_length: bool = False,
 ) -> DataLoader[Any]:
     """A DataLoader of dicts ``input_ids``, ``attention_mask`` [, ``token_type_ids``], ``labels``.
 
     Each batch is padded to its own longest sequence. With ``shuffle``, batches are drawn from a
     generator seeded with ``seed`` (pass k uses ``seed + k``), grouped by length so that little
     padding is computed, and a fresh loader replays the same batches. Without it, the order is the
-    split's own.
+    split's own, unless ``sort_by_length`` (for evaluation): then batches hold examples sorted by
+    length (longest first) and carry ``index`` (batch,), each example's position in the split, so
+    that predictions can be put back in split order.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if sort_by_length and not shuffle:
+        order = sorted(range(len(encoded)), key=lambda i: -len(encoded.input_ids[i]))
+        chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        if drop_last:
+            chunks = [chunk for chunk in chunks if len(chunk) == batch_size]
+        return DataLoader(
+            _Indices(len(encoded)),
+            batch_sampler=chunks,
+            collate_fn=_Collate(encoded, with_index=True),
+        )
     if shuffle:
         lengths = [len(row) for row in encoded.input_ids]
         return DataLoader(

@@ -3,9 +3,11 @@
 Columns: ``text_column`` (default ``text``), an optional ``text_pair_column`` and ``label_column``
 (default ``label``). Labels may be strings or integers; the sorted unique values (numerically when
 they all are integers) become ids ``0 .. n-1`` and their string forms the label names. Without
-``dev_path`` a seeded 10 % of the file (at least one example) becomes dev; with it, the dev file
-(same format and columns) is dev. There is no test file: test is the dev set (``describe()``
-says so).
+``test_path`` a seeded, label-stratified 10 % of the file is held out as test (for reporting);
+with it, the test file (same format and columns) is test. Then, without ``dev_path``, a seeded
+10 % of the rest (at least one example) becomes dev (for selection); with it, the dev file is
+dev. Dev and test are never the same examples, so reported test accuracy is not the one that
+chose the model.
 
 Any problem is a :class:`DataError` naming the file: missing or unreadable, empty, a missing column
 (with the columns found), an empty text or label (with its line), a malformed JSON line (with its
@@ -24,7 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from ladasearch.errors import DataError
-from ladasearch.tasks._base import Example, TaskData, TaskSpec, carve_dev, fingerprint_task
+from ladasearch.tasks._base import (
+    Example,
+    TaskData,
+    TaskSpec,
+    carve_dev,
+    carve_stratified,
+    fingerprint_task,
+)
 
 __all__ = ["MIN_EXAMPLES_PER_CLASS", "load_file_task"]
 
@@ -186,32 +195,42 @@ def load_file_task(spec: TaskSpec) -> TaskData:
     )
     path = Path(raw_path).expanduser()
     rows = _read_rows(kind, path, columns)
-    dev_rows = None
+    dev_rows = test_rows = None
     if spec.dev_path is not None:
         dev_rows = _read_rows(kind, Path(spec.dev_path).expanduser(), columns)
-    keys = {r.label for r in rows} | {r.label for r in dev_rows or ()}
+    if spec.test_path is not None:
+        test_rows = _read_rows(kind, Path(spec.test_path).expanduser(), columns)
+    keys = {r.label for r in rows} | {r.label for r in [*(dev_rows or []), *(test_rows or [])]}
     if len(keys) < 2:
         raise DataError(f"{path}: fewer than two labels in column {columns.label!r} ({len(keys)})")
     _check_class_sizes(path, rows, columns.label)
     label_names = _label_names(keys)
     ids = {name: i for i, name in enumerate(label_names)}
-    if dev_rows is None:
-        train, dev = carve_dev(_examples(rows, ids), spec.seed)
-        if not train:
-            raise DataError(f"{path}: too few rows to carve a dev split ({len(rows)})")
+    notes = []
+    pool = _examples(rows, ids)
+    if test_rows is None:
+        pool, test = carve_stratified(pool, spec.seed)
+        notes.append("test = seeded stratified 10% of the file")
     else:
-        train, dev = _examples(rows, ids), _examples(dev_rows, ids)
+        test = _examples(test_rows, ids)
+    if dev_rows is None:
+        train, dev = carve_dev(pool, spec.seed)
+        notes.append("dev = seeded 10% of the rest")
+    else:
+        train, dev = pool, _examples(dev_rows, ids)
+    if not train or not test:
+        raise DataError(f"{path}: too few rows to carve dev and test splits ({len(rows)})")
     metrics = ("accuracy",)
     # Content only (not the path), so a moved or renamed file keeps its cached teachers.
-    splits = (("train", train), ("dev", dev))
+    splits = (("train", train), ("dev", dev), ("test", test))
     fingerprint = fingerprint_task(kind, label_names, metrics, splits)
     return TaskData(
         name=spec.name,
         label_names=label_names,
         train=train,
         dev=dev,
-        test=dev,
+        test=test,
         metrics=metrics,
         fingerprint=fingerprint,
-        note="dev = seeded 10% of the file" if spec.dev_path is None else "",
+        note="; ".join(notes),
     )

@@ -1,0 +1,160 @@
+"""Multi-seed comparisons that can tell methods apart: mean and std, majority class, paired tests.
+
+A :class:`Variant` is one way to get a student (a budget, ratios, optionally another trainer);
+:func:`run_variants` runs each with every seed through ``compress_job`` (one shared teacher), and
+:func:`render` prints a markdown table: dev and test accuracy as mean +- std over the seeds, the
+majority class beside them, and for each variant against the reference (the first) the exact
+McNemar p-value on the same test examples pooled over seeds (seed s of one against seed s of the
+other) with the verdict "beats" / "loses to" only at p < 0.05, else "tie". A variant whose mean dev
+accuracy is within one point of the majority class is reported as "did not converge" with its
+per-iteration dev curve, never as a number.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ladasearch.compression.budget import Ratios
+from ladasearch.compression.pipeline import TrainBudget, Trainer, compress_job
+from ladasearch.compression.teacher import TeacherConfig
+from ladasearch.stats import mcnemar_exact, verdict
+from ladasearch.tasks import TaskData, TaskSpec
+
+__all__ = ["Variant", "VariantResult", "majority", "render", "run_variants"]
+
+CONVERGENCE_MARGIN = 0.01
+"""A run "converged" when its mean dev accuracy beats the majority class by more than this."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to produce a student, run once per seed."""
+
+    name: str
+    ratios: Ratios
+    budget: TrainBudget
+    trainer: Trainer | None = None
+
+
+@dataclass
+class VariantResult:
+    """A variant's per-seed metrics (each with ``dev_predictions`` / ``test_predictions``)."""
+
+    variant: Variant
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+    def values(self, key: str) -> list[float]:
+        """``key`` of every seed's run."""
+        return [float(run[key]) for run in self.runs]
+
+    def correct(self, task: TaskData) -> list[bool]:
+        """Test correctness of every (seed, example), seeds in order."""
+        labels = [e.label for e in task.test]
+        return [
+            prediction == label
+            for run in self.runs
+            for prediction, label in zip(run["test_predictions"], labels, strict=True)
+        ]
+
+    def curve(self) -> list[float]:
+        """Mean dev accuracy after each iteration (over seeds)."""
+        histories = [run["history"] for run in self.runs]
+        return [
+            statistics.fmean(history[i]["accuracy"] for history in histories)
+            for i in range(min(len(history) for history in histories))
+        ]
+
+
+def majority(labels: Sequence[int]) -> float:
+    """Accuracy of always predicting the most frequent label."""
+    return max(labels.count(label) for label in set(labels)) / len(labels)
+
+
+def run_variants(
+    variants: Sequence[Variant],
+    *,
+    model: str,
+    task: TaskSpec,
+    teacher_config: TeacherConfig,
+    seeds: Sequence[int],
+    device: str = "cpu",
+    cache_dir: Path | None = None,
+) -> list[VariantResult]:
+    """Run every variant with every seed (the teacher is shared: its seed is the config's)."""
+    results = []
+    for variant in variants:
+        result = VariantResult(variant)
+        for seed in seeds:
+            metrics = compress_job(
+                model=model,
+                task=task,
+                ratios=variant.ratios,
+                budget=variant.budget,
+                teacher_config=teacher_config,
+                seed=seed,
+                device=device,
+                measure_latency=False,
+                cache_dir=cache_dir,
+                quiet=True,
+                trainer=variant.trainer,
+            )
+            result.runs.append(metrics)
+            print(
+                f"  {variant.name}, seed {seed}: dev {metrics['accuracy']:.4f}, test "
+                f"{metrics['test_accuracy']:.4f}, {metrics['timings']['total_s']:.0f} s",
+                flush=True,
+            )
+        results.append(result)
+    return results
+
+
+def _mean_std(values: list[float]) -> str:
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{100 * statistics.fmean(values):.2f} +- {100 * std:.2f}"
+
+
+def render(results: Sequence[VariantResult], task: TaskData) -> str:
+    """The markdown table (see the module docstring); the first result is the reference."""
+    majority_dev = majority([e.label for e in task.dev])
+    majority_test = majority([e.label for e in task.test])
+    reference = results[0]
+    seeds = len(reference.runs)
+    lines = [
+        f"{seeds} seeds; majority class: dev {100 * majority_dev:.2f}, test "
+        f"{100 * majority_test:.2f}; paired test: exact McNemar on the same test examples "
+        f"(pooled over seeds) against `{reference.variant.name}`",
+        "",
+        "| variant | ratio | dev acc (mean +- std) | test acc (mean +- std) | majority (test) "
+        "| vs reference | p |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    reference_correct = reference.correct(task)
+    for result in results:
+        ratio = statistics.fmean(1 / r for r in result.values("ratio"))
+        dev = result.values("accuracy")
+        if statistics.fmean(dev) <= majority_dev + CONVERGENCE_MARGIN:
+            curve = ", ".join(f"{100 * a:.1f}" for a in result.curve())
+            lines.append(
+                f"| {result.variant.name} | {ratio:.2f}x | did not converge (dev curve: {curve}) "
+                f"| did not converge | {100 * majority_test:.2f} | - | - |"
+            )
+            continue
+        test = result.values("test_accuracy")
+        if result is reference:
+            comparison, p_text = "reference", "-"
+        else:
+            p_value = mcnemar_exact(result.correct(task), reference_correct)
+            mine, theirs = (
+                statistics.fmean(test),
+                statistics.fmean(reference.values("test_accuracy")),
+            )
+            comparison, p_text = verdict(mine, theirs, p_value), f"{p_value:.3g}"
+        lines.append(
+            f"| {result.variant.name} | {ratio:.2f}x | {_mean_std(dev)} | {_mean_std(test)} "
+            f"| {100 * majority_test:.2f} | {comparison} | {p_text} |"
+        )
+    return "\n".join(lines)
