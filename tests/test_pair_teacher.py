@@ -89,14 +89,14 @@ def test_teacher_beats_its_majority_baseline_on_a_pair_task(
         f"csv:{tiny_pairs}", text_column="first", text_pair_column="second", label_column="relation"
     )
     task = load_task(spec)
-    config = TeacherConfig(steps=60, batch_size=32, learning_rate=2e-3, max_length=24)
+    config = TeacherConfig(steps=150, batch_size=32, learning_rate=2e-3, max_length=24)
     teacher = get_teacher(str(tiny_model_dir), task, config, device=CPU, cache_dir=tmp_path)
     encoded = encode(task.dev, teacher.tokenizer, config.max_length)
     # longest_first truncation: every example is cut to 24 tokens and keeps its second segment
     assert all(len(ids) == 24 for ids in encoded.input_ids)
     assert encoded.token_type_ids is not None and all(1 in t for t in encoded.token_type_ids)
     check = teacher.majority_test
-    assert check is not None and check.examples == len(task.dev)
+    assert check is not None and check.examples == len(task.test)
     assert check.majority_accuracy > 0.5  # the "negative" class dominates
     assert check.accuracy > check.majority_accuracy + 0.2
     assert check.significant and check.p_value < 1e-4
