@@ -7,6 +7,7 @@ results are templates filled from the numbers; nothing about a result is typed i
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -62,6 +63,13 @@ class Report:
     figures: dict[str, str]
     wall_seconds: float = 0.0
     latency: dict[str, Any] | None = None  # results/<profile>/export_latency.json (part 5)
+    last_run: dt.date | None = None  # when the newest stored run of parts 1 to 4 finished
+
+
+ENGINE_CHANGED = dt.date(2026, 12, 4)
+"""The engine's last change that moves parts 1 to 4's numbers (issue 12: gradual geometric
+schedule, whitened SVD by default, layer-averaged losses with T^2, the label-balanced rt split,
+teacher recipe 3): runs stored before it describe the earlier engine."""
 
 
 def _pct(value: float | None, digits: int = 1) -> str:
@@ -367,6 +375,21 @@ def _wall_line(report: Report) -> str:
     )
 
 
+def _engine_line(report: Report) -> list[str]:
+    """A warning when parts 1 to 4 were run by an engine older than the current one."""
+    if report.last_run is None or report.last_run >= ENGINE_CHANGED:
+        return []
+    return [
+        f"**Parts 1 to 4 describe the engine as it was when they ran (last run "
+        f"{report.last_run.isoformat()})**: the engine changed on {ENGINE_CHANGED.isoformat()} "
+        "(gradual geometric schedule, whitened SVD by default, layer-averaged losses with T^2, "
+        "label-balanced rt split, teacher recipe 3; see docs/ARCHITECTURE.md). Their numbers "
+        "are those of the old engine and old split until the profile is run again with a fresh "
+        "`--storage`.",
+        "",
+    ]
+
+
 def render(report: Report, command: str) -> str:
     """The whole of BENCHMARKS.md."""
     profile = report.profile
@@ -392,6 +415,7 @@ def render(report: Report, command: str) -> str:
         "",
         _wall_line(report),
         "",
+        *_engine_line(report),
     ]
     parts = [_quality(report), _curves(report), _efficiency(report), _costs(report)]
     parts.append(latency_lines(report.latency))

@@ -196,6 +196,7 @@ def run(argv: Sequence[str] | None = None) -> Path:
         train_size=len(load_task(bench.task_spec()).train),
         figures={},
         wall_seconds=bench.wall_seconds(),
+        last_run=bench.last_finished(),
         latency=collect_latency(results),
     )
     path = (out if profile.headline else results) / "BENCHMARKS.md"

@@ -185,6 +185,18 @@ class Bench:
                 total += float(trial.user_attrs.get("wall_s", 0.0) or 0.0)
         return total
 
+    def last_finished(self) -> dt.date | None:
+        """The date the newest finished trial of this profile's studies completed (None: no run)."""
+        dates = [
+            trial.datetime_complete.date()
+            for name in self.studies()
+            for trial in optuna.load_study(study_name=name, storage=self.storage).get_trials(
+                deepcopy=False, states=(TrialState.COMPLETE,)
+            )
+            if trial.datetime_complete is not None
+        ]
+        return max(dates) if dates else None
+
     def trials(self, name: str) -> list[FrozenTrial]:
         """The finished (COMPLETE) trials of study ``name``, by number; [] when it does not exist."""
         try:  # one lookup by name, not a listing of every study per call
