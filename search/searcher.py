@@ -7,7 +7,9 @@ records the sampled ratios as user attributes at once, (b) tells a trial that en
 ``final`` report as PRUNED, (c) tells a trial that failed (``failed`` in its last report, or a
 Ray error) as FAIL with a one-line ``fail_reason``, and (d) tells a trial stopped by the end of
 the search (Ctrl-C, a pending trial never run) as FAIL with a ``stopped:`` reason and enqueues
-its parameters again, so a resumed study retries it.
+its parameters again, so a resumed study retries it, and (e) never runs a point the engine
+would build the same as a COMPLETE or RUNNING trial's (:mod:`ladasearch.search.dedupe`): the
+repeat is told FAIL ``duplicate:`` and the sampler asked again.
 
 Many workers share one study: ``total`` is the study's number of trials. The searcher stops
 launching (``Searcher.FINISHED``) once the study's counted plus RUNNING trials reach ``total``,
@@ -29,6 +31,7 @@ from optuna.trial import FrozenTrial, TrialState
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
+from ladasearch.search.dedupe import MAX_RESAMPLES, duplicate_reason, find_twin
 from ladasearch.search.resume import TrialBeats, counted, driver_record, occupied
 
 __all__ = ["OBJECTIVE_KEYS", "STOPPED", "SURPLUS", "StudySearcher", "TrialOutcome"]
@@ -67,6 +70,7 @@ class StudySearcher(OptunaSearch):
         total: int | None = None,
         beats: TrialBeats | None = None,
         on_start: Callable[[int, dict[str, Any]], None] | None = None,
+        groups: Any = None,
     ) -> None:
         metrics = [OBJECTIVE_KEYS[name] for name in objectives]
         modes = ["max" if name == "accuracy" else "min" for name in objectives]
@@ -86,6 +90,8 @@ class StudySearcher(OptunaSearch):
         self._last_seen: dict[str, int] = {}
         self._configs: dict[str, dict[str, Any]] = {}
         self.asked: list[int] = []
+        self._groups = groups
+        self.duplicates: list[int] = []
 
     def save_to_dir(self, checkpoint_dir: str, session_str: str = "default") -> None:
         """Nothing to save: the study database is the checkpoint (resume goes through it)."""
@@ -131,7 +137,7 @@ class StudySearcher(OptunaSearch):
     def suggest(self, trial_id: str) -> dict[str, Any] | None:  # or Searcher.FINISHED
         if self._full():
             return FINISHED
-        config = super().suggest(trial_id)
+        config = self._suggest_new(trial_id)
         if not isinstance(config, dict):
             return config
         ot_trial = self._ot_trials[trial_id]
@@ -150,6 +156,47 @@ class StudySearcher(OptunaSearch):
         if self._on_start is not None:
             self._on_start(ot_trial.number, config)
         return config
+
+    def _suggest_new(self, trial_id: str) -> dict[str, Any] | None:
+        """A proposal whose engine-rounded ratios no COMPLETE or RUNNING trial has.
+
+        A repeat is told FAIL ``duplicate:`` (not counted, not requeued) and the sampler asked
+        again; after ``MAX_RESAMPLES`` repeats in a row the search stops (``FINISHED``).
+        """
+        for resampled in range(MAX_RESAMPLES + 1):
+            config = super().suggest(trial_id)
+            if not isinstance(config, dict) or self._ot_study is None:
+                return config
+            ot_trial = self._ot_trials[trial_id]
+            trials = self._ot_study.get_trials(deepcopy=False)
+            twin = find_twin(config, trials, self._groups, exclude=ot_trial.number)
+            if twin is None:
+                if resampled:
+                    ot_trial.set_user_attr("resampled_duplicates", resampled)
+                return config
+            self._discard_duplicate(trial_id, ot_trial, config, twin)
+        logger.warning(
+            "the sampler proposed %d points already run in a row: the space looks exhausted at "
+            "the engine's rounding; stopping",
+            MAX_RESAMPLES + 1,
+        )
+        return FINISHED
+
+    def _discard_duplicate(
+        self, trial_id: str, ot_trial: Any, config: dict[str, Any], twin: int
+    ) -> None:
+        """Tell a proposal that repeats trial ``twin`` FAIL ``duplicate:``; forget it here."""
+        del self._ot_trials[trial_id]
+        study = self._ot_study
+        assert study is not None
+        for key in SPACE_ATTRS:
+            if config.get(key) is not None:
+                ot_trial.set_user_attr(key, config[key])
+        ot_trial.set_user_attr("duplicate_of", twin)
+        ot_trial.set_user_attr("fail_reason", duplicate_reason(twin))
+        study.tell(ot_trial, state=TrialState.FAIL)
+        self.duplicates.append(ot_trial.number)
+        logger.info("trial %s repeats trial %s: resampled", ot_trial.number, twin)
 
     def _refuse(self, trial_id: str, ot_trial: Any) -> None:
         """Tell a trial asked past ``total`` FAIL ``surplus:``; put enqueued parameters back."""
