@@ -213,7 +213,7 @@ def _tune(
         total=total,
         beats=beats,
         on_start=progress.started,
-        groups=_groups_of(space),
+        latency=study.latency,  # target_latency_ms: a hard constraint
     )
     scheduler = None
     if study.scheduler == "asha" and study.trial.iterations > 1:
@@ -244,12 +244,6 @@ def _tune(
         warnings.filterwarnings("ignore", message=".*Heartbeat.*")
         tuner.fit()
     return searcher
-
-
-def _groups_of(space: SearchSpace) -> Any:
-    """The model's ``ParameterGroups`` a space samples for (None for a space without sizes)."""
-    sizes = getattr(space, "sizes", None)
-    return sizes.groups if sizes is not None else None
 
 
 def _run_dir(study: StudyFile) -> Path:

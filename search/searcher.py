@@ -4,7 +4,8 @@ Ray's ``OptunaSearch`` stores a trial that a Tune scheduler stopped early as COM
 last (partial) value, and a trial whose function caught its own error as COMPLETE too. This
 subclass (a) passes the Optuna trial number to the trainable (``config["_trial_number"]``) and
 records the sampled ratios as user attributes at once, (b) tells a trial that ended before its
-``final`` report as PRUNED, (c) tells a trial that failed (``failed`` in its last report, or a
+``final`` report as PRUNED (a COMPLETE one of a latency-bounded study carries its constraint,
+:mod:`ladasearch.search.latency_bound`), (c) tells a trial that failed (``failed`` in its last report, or a
 Ray error) as FAIL with a one-line ``fail_reason``, and (d) tells a trial stopped by the end of
 the search (Ctrl-C, a pending trial never run) as FAIL with a ``stopped:`` reason and enqueues
 its parameters again, so a resumed study retries it, and (e) never runs a point the engine
@@ -32,6 +33,7 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from ladasearch.search.dedupe import MAX_RESAMPLES, duplicate_reason, find_twin
+from ladasearch.search.latency_bound import LatencyBound
 from ladasearch.search.resume import TrialBeats, counted, driver_record, occupied
 
 __all__ = ["OBJECTIVE_KEYS", "STOPPED", "SURPLUS", "StudySearcher", "TrialOutcome"]
@@ -55,7 +57,9 @@ class StudySearcher(OptunaSearch):
     """``OptunaSearch`` over a define-by-run space, with honest PRUNED / FAIL states.
 
     ``objectives`` are study-file names (``accuracy``, ``params``, ``latency``); ``on_told`` is
-    called after each trial is told (progress lines). ``told`` holds the numbers told here.
+    called after each trial is told (progress lines). ``groups`` (default: ``space.sizes.groups``)
+    are the model's eq. 7 groups that repeated points are judged on; ``latency`` is the study's
+    :class:`LatencyBound`, stored as a constraint on every COMPLETE trial.
     """
 
     def __init__(
@@ -71,6 +75,7 @@ class StudySearcher(OptunaSearch):
         beats: TrialBeats | None = None,
         on_start: Callable[[int, dict[str, Any]], None] | None = None,
         groups: Any = None,
+        latency: LatencyBound | None = None,
     ) -> None:
         metrics = [OBJECTIVE_KEYS[name] for name in objectives]
         modes = ["max" if name == "accuracy" else "min" for name in objectives]
@@ -90,7 +95,11 @@ class StudySearcher(OptunaSearch):
         self._last_seen: dict[str, int] = {}
         self._configs: dict[str, dict[str, Any]] = {}
         self.asked: list[int] = []
-        self._groups = groups
+        # what the engine builds is compared on the model's groups (the space's, by default)
+        self._groups = (
+            groups if groups is not None else getattr(getattr(space, "sizes", None), "groups", None)
+        )
+        self._latency = latency
         self.duplicates: list[int] = []
 
     def save_to_dir(self, checkpoint_dir: str, session_str: str = "default") -> None:
@@ -286,6 +295,8 @@ class StudySearcher(OptunaSearch):
                 )
                 ot_trial.set_user_attr("requeued", True)
             if state == TrialState.COMPLETE:
+                if self._latency is not None:  # a hard constraint, stored before the tell
+                    self._latency.constrain(ot_trial, result or {})
                 study.tell(ot_trial, values)
             else:
                 study.tell(ot_trial, state=state)
@@ -293,9 +304,8 @@ class StudySearcher(OptunaSearch):
             logger.warning("could not record trial %s: %s", ot_trial.number, exc)
             return
         if self._on_told is not None:
-            self._on_told(
-                ot_trial.number,
-                state,
-                values,
-                {**self._configs.get(trial_id, {}), **(result or {})},
-            )
+            told = {**self._configs.get(trial_id, {}), **(result or {})}
+            bound = self._latency
+            if bound is not None and state == TrialState.COMPLETE and bound.violation(told) > 0:
+                told["infeasible"] = bound.reason(told)
+            self._on_told(ot_trial.number, state, values, told)
