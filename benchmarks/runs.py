@@ -28,6 +28,7 @@ from optuna.trial import FrozenTrial, TrialState
 from benchmarks.profiles import Profile
 from ladasearch.compression.budget import ParameterGroups, Ratios, parameter_groups
 from ladasearch.errors import LadaError, StorageError
+from ladasearch.search.dedupe import MAX_RESAMPLES, duplicate_reason, find_twin
 from ladasearch.search.orchestrator import make_sampler, resumed_sampler
 from ladasearch.search.space import GroupSizes, SearchSpace
 from ladasearch.search.storage import open_storage, redact
@@ -227,6 +228,25 @@ def _fail_interrupted(study: optuna.Study) -> None:
             study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
 
 
+def _ask_new(
+    study: optuna.Study, propose: Callable[[optuna.Trial], Point], groups: ParameterGroups
+) -> tuple[optuna.Trial, Point]:
+    """A trial whose point no COMPLETE or RUNNING trial has (the engine's rounding); a repeat is
+    told FAIL ``duplicate:`` and the sampler asked again, as the search service does."""
+    for _ in range(MAX_RESAMPLES):
+        trial = study.ask()
+        point = propose(trial)
+        twin = find_twin(point, study.get_trials(deepcopy=False), groups, exclude=trial.number)
+        if twin is None:
+            return trial, point
+        trial.set_user_attr("duplicate_of", twin)
+        trial.set_user_attr("fail_reason", duplicate_reason(twin))
+        study.tell(trial, state=TrialState.FAIL)
+    raise StorageError(
+        f"study {study.study_name}: {MAX_RESAMPLES} proposals in a row repeat trials already run"
+    )
+
+
 def _execute(
     bench: Bench, point: Point, job: Job, seed: int, on_curve: Callable[[int, float], None]
 ) -> dict[str, Any]:
@@ -308,8 +328,8 @@ def run_trials(
     _fail_interrupted(study)
     finished = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
     for _ in range(trials - len(finished)):
-        trial = study.ask()
-        point = {**propose(trial), "budget": budget}
+        trial, point = _ask_new(study, propose, bench.groups())
+        point = {**point, "budget": budget}
         curve: list[list[float]] = []
         for key, value in point.items():
             if key != "budget" and value is not None:

@@ -49,9 +49,11 @@ def select_trial(
         trial = study.trial(number)
         if not trial.finished:
             why = f": {trial.fail_reason}" if trial.fail_reason else ""
+            if trial.infeasible and not why:
+                why = f" but {trial.user_attrs.get('infeasible') or 'infeasible'}"
             raise NothingQualifies(
                 f"trial {number} of study {study.name!r} is {trial.state}{why}; "
-                "only finished trials with metrics can be exported"
+                "only finished (feasible) trials with metrics can be exported"
             )
         if not meets(trial):
             raise NothingQualifies(

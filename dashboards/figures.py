@@ -2,13 +2,14 @@
 
 One figure: accuracy against nonzero parameters (and, when latency was measured, a second panel
 against batch-1 latency), one colour per study, each study's Pareto front as a line with markers,
-its other finished trials as faint markers, pruned / failed trials as grey crosses (named so in
-the legend), the teacher as a star. The parameter axis is logarithmic with ticks at
+its other finished trials as faint markers, pruned / failed trials as grey crosses and trials
+that violate a constraint (``target_latency_ms``) as grey open circles (named so in the legend,
+never on the front), the teacher as a star. The parameter axis is logarithmic with ticks at
 ``teacher_params / k`` labelled "kx", as in the LadaBERT paper.
 
 Every trace carries a ``uid`` (``s<i>-<axis>-<kind>``, kind in ``front``, ``trials``,
-``unfinished``, ``teacher``), which plotly.js writes into the SVG class names: the browser test
-counts the rendered points of each trace by it.
+``unfinished``, ``infeasible``, ``teacher``), which plotly.js writes into the SVG class names:
+the browser test counts the rendered points of each trace by it.
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ def hover_text(trial: TrialRecord, teacher_params: float | None = None) -> str:
         )
     if trial.fail_reason:
         lines.append(f"failed: {trial.fail_reason[:120]}")
+    elif trial.infeasible:
+        reason = str(trial.user_attrs.get("infeasible") or "infeasible: violates a constraint")
+        lines.append(reason[:120])
     return "<br>".join(lines)
 
 
@@ -126,26 +130,26 @@ def _add_front_traces(
         row=1,
         col=col,
     )
-    if front.unfinished:
+    infeasible = [t for t in front.unfinished if t.infeasible]
+    others = [t for t in front.unfinished if not t.infeasible]
+    for trials, kind, what, symbol in (
+        (others, "unfinished", "pruned / failed", "x"),
+        (infeasible, "infeasible", "infeasible", "circle-open"),
+    ):
+        if not trials:
+            continue
         fig.add_trace(
             go.Scatter(
-                x=[
-                    (t.nonzero_params if front.axis == "params" else t.latency_ms)
-                    for t in front.unfinished
-                ],
-                y=[t.accuracy for t in front.unfinished],
+                x=[(t.nonzero_params if front.axis == "params" else t.latency_ms) for t in trials],
+                y=[t.accuracy for t in trials],
                 mode="markers",
-                marker={"color": GREY, "size": 8, "symbol": "x", "opacity": 0.8},
-                name=_label(
-                    front.study,
-                    many,
-                    f"pruned / failed ({len(front.unfinished)}, not on the front)",
-                ),
-                legendgroup=group + "-unfinished",
+                marker={"color": GREY, "size": 9, "symbol": symbol, "opacity": 0.8},
+                name=_label(front.study, many, f"{what} ({len(trials)}, not on the front)"),
+                legendgroup=f"{group}-{kind}",
                 showlegend=first_panel,
-                text=[hover_text(t, teacher_params) for t in front.unfinished],
+                text=[hover_text(t, teacher_params) for t in trials],
                 hoverinfo="text",
-                uid=f"{uid}-unfinished",
+                uid=f"{uid}-{kind}",
             ),
             row=1,
             col=col,

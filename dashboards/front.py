@@ -3,6 +3,8 @@
 A trial is on the front when no other finished trial of the same study is at least as small
 (fewer nonzero parameters, or lower latency) *and* at least as accurate, with one of the two
 strictly better. Ties (the same size and accuracy) are all kept, as Optuna's own front does.
+A trial that violates a constraint (``target_latency_ms``, stored with Optuna's
+``Trial.set_constraint``) is infeasible: drawn among the ``unfinished`` ones, never on the front.
 """
 
 from __future__ import annotations

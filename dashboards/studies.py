@@ -54,6 +54,7 @@ class TrialRecord:
     params: Mapping[str, Any] = field(default_factory=dict)
     user_attrs: Mapping[str, Any] = field(default_factory=dict)
     values: tuple[float, ...] | None = None
+    constraints: Mapping[str, float] = field(default_factory=dict)  # Optuna's; > 0 violated
 
     def metric(self, key: str) -> float | None:
         """A numeric metric user attribute (``accuracy``, ``params``, ``latency_ms``...)."""
@@ -86,10 +87,18 @@ class TrialRecord:
         return value if value is not None else _number(self.params.get(key))
 
     @property
+    def infeasible(self) -> bool:
+        """A constraint violated (``target_latency_ms``): never on a front, never exported."""
+        return any(value > 0 for value in self.constraints.values()) or bool(
+            self.user_attrs.get("infeasible")
+        )
+
+    @property
     def finished(self) -> bool:
-        """COMPLETE, not marked failed, with a dev accuracy and a parameter count."""
+        """COMPLETE, feasible, not marked failed, with a dev accuracy and a parameter count."""
         return (
             self.state == "COMPLETE"
+            and not self.infeasible
             and self.fail_reason is None
             and self.accuracy is not None
             and self.nonzero_params is not None
@@ -157,6 +166,7 @@ def trial_record(study: str, trial: FrozenTrial) -> TrialRecord:
         params=dict(trial.params),
         user_attrs=dict(trial.user_attrs),
         values=values,
+        constraints={str(k): float(v) for k, v in trial.constraints.items()},
     )
 
 

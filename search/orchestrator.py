@@ -213,6 +213,7 @@ def _tune(
         total=total,
         beats=beats,
         on_start=progress.started,
+        latency=study.latency,  # target_latency_ms: a hard constraint
     )
     scheduler = None
     if study.scheduler == "asha" and study.trial.iterations > 1:

@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 STALE = "stale: the process running it died"
-_RETRY_PREFIXES = ("stale:", "stopped:", "surplus:")
+_RETRY_PREFIXES = ("stale:", "stopped:", "surplus:", "duplicate:")
 LEGACY_STALE_SECONDS = 120.0  # trials written before Optuna's heartbeat was used
 
 
@@ -50,7 +50,8 @@ def counted(trial: FrozenTrial) -> bool:
     """Whether a trial counts towards ``trials``: COMPLETE, PRUNED, or FAIL with a real reason.
 
     A FAIL trial without ``fail_reason`` was failed by Optuna's heartbeat (its process died);
-    ``stale:``, ``stopped:`` and ``surplus:`` trials were retried or never ran: none counts.
+    ``stale:``, ``stopped:``, ``surplus:`` and ``duplicate:`` trials were retried or never ran:
+    none counts.
     """
     if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
         return True

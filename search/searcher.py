@@ -4,10 +4,13 @@ Ray's ``OptunaSearch`` stores a trial that a Tune scheduler stopped early as COM
 last (partial) value, and a trial whose function caught its own error as COMPLETE too. This
 subclass (a) passes the Optuna trial number to the trainable (``config["_trial_number"]``) and
 records the sampled ratios as user attributes at once, (b) tells a trial that ended before its
-``final`` report as PRUNED, (c) tells a trial that failed (``failed`` in its last report, or a
+``final`` report as PRUNED (a COMPLETE one of a latency-bounded study carries its constraint,
+:mod:`ladasearch.search.latency_bound`), (c) tells a trial that failed (``failed`` in its last report, or a
 Ray error) as FAIL with a one-line ``fail_reason``, and (d) tells a trial stopped by the end of
 the search (Ctrl-C, a pending trial never run) as FAIL with a ``stopped:`` reason and enqueues
-its parameters again, so a resumed study retries it.
+its parameters again, so a resumed study retries it, and (e) never runs a point the engine
+would build the same as a COMPLETE or RUNNING trial's (:mod:`ladasearch.search.dedupe`): the
+repeat is told FAIL ``duplicate:`` and the sampler asked again.
 
 Many workers share one study: ``total`` is the study's number of trials. The searcher stops
 launching (``Searcher.FINISHED``) once the study's counted plus RUNNING trials reach ``total``,
@@ -29,6 +32,8 @@ from optuna.trial import FrozenTrial, TrialState
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
+from ladasearch.search.dedupe import MAX_RESAMPLES, duplicate_reason, find_twin
+from ladasearch.search.latency_bound import LatencyBound
 from ladasearch.search.resume import TrialBeats, counted, driver_record, occupied
 
 __all__ = ["OBJECTIVE_KEYS", "STOPPED", "SURPLUS", "StudySearcher", "TrialOutcome"]
@@ -52,7 +57,9 @@ class StudySearcher(OptunaSearch):
     """``OptunaSearch`` over a define-by-run space, with honest PRUNED / FAIL states.
 
     ``objectives`` are study-file names (``accuracy``, ``params``, ``latency``); ``on_told`` is
-    called after each trial is told (progress lines). ``told`` holds the numbers told here.
+    called after each trial is told (progress lines). ``groups`` (default: ``space.sizes.groups``)
+    are the model's eq. 7 groups that repeated points are judged on; ``latency`` is the study's
+    :class:`LatencyBound`, stored as a constraint on every COMPLETE trial.
     """
 
     def __init__(
@@ -67,6 +74,8 @@ class StudySearcher(OptunaSearch):
         total: int | None = None,
         beats: TrialBeats | None = None,
         on_start: Callable[[int, dict[str, Any]], None] | None = None,
+        groups: Any = None,
+        latency: LatencyBound | None = None,
     ) -> None:
         metrics = [OBJECTIVE_KEYS[name] for name in objectives]
         modes = ["max" if name == "accuracy" else "min" for name in objectives]
@@ -86,6 +95,12 @@ class StudySearcher(OptunaSearch):
         self._last_seen: dict[str, int] = {}
         self._configs: dict[str, dict[str, Any]] = {}
         self.asked: list[int] = []
+        # what the engine builds is compared on the model's groups (the space's, by default)
+        self._groups = (
+            groups if groups is not None else getattr(getattr(space, "sizes", None), "groups", None)
+        )
+        self._latency = latency
+        self.duplicates: list[int] = []
 
     def save_to_dir(self, checkpoint_dir: str, session_str: str = "default") -> None:
         """Nothing to save: the study database is the checkpoint (resume goes through it)."""
@@ -131,7 +146,7 @@ class StudySearcher(OptunaSearch):
     def suggest(self, trial_id: str) -> dict[str, Any] | None:  # or Searcher.FINISHED
         if self._full():
             return FINISHED
-        config = super().suggest(trial_id)
+        config = self._suggest_new(trial_id)
         if not isinstance(config, dict):
             return config
         ot_trial = self._ot_trials[trial_id]
@@ -150,6 +165,47 @@ class StudySearcher(OptunaSearch):
         if self._on_start is not None:
             self._on_start(ot_trial.number, config)
         return config
+
+    def _suggest_new(self, trial_id: str) -> dict[str, Any] | None:
+        """A proposal whose engine-rounded ratios no COMPLETE or RUNNING trial has.
+
+        A repeat is told FAIL ``duplicate:`` (not counted, not requeued) and the sampler asked
+        again; after ``MAX_RESAMPLES`` repeats in a row the search stops (``FINISHED``).
+        """
+        for resampled in range(MAX_RESAMPLES + 1):
+            config = super().suggest(trial_id)
+            if not isinstance(config, dict) or self._ot_study is None:
+                return config
+            ot_trial = self._ot_trials[trial_id]
+            trials = self._ot_study.get_trials(deepcopy=False)
+            twin = find_twin(config, trials, self._groups, exclude=ot_trial.number)
+            if twin is None:
+                if resampled:
+                    ot_trial.set_user_attr("resampled_duplicates", resampled)
+                return config
+            self._discard_duplicate(trial_id, ot_trial, config, twin)
+        logger.warning(
+            "the sampler proposed %d points already run in a row: the space looks exhausted at "
+            "the engine's rounding; stopping",
+            MAX_RESAMPLES + 1,
+        )
+        return FINISHED
+
+    def _discard_duplicate(
+        self, trial_id: str, ot_trial: Any, config: dict[str, Any], twin: int
+    ) -> None:
+        """Tell a proposal that repeats trial ``twin`` FAIL ``duplicate:``; forget it here."""
+        del self._ot_trials[trial_id]
+        study = self._ot_study
+        assert study is not None
+        for key in SPACE_ATTRS:
+            if config.get(key) is not None:
+                ot_trial.set_user_attr(key, config[key])
+        ot_trial.set_user_attr("duplicate_of", twin)
+        ot_trial.set_user_attr("fail_reason", duplicate_reason(twin))
+        study.tell(ot_trial, state=TrialState.FAIL)
+        self.duplicates.append(ot_trial.number)
+        logger.info("trial %s repeats trial %s: resampled", ot_trial.number, twin)
 
     def _refuse(self, trial_id: str, ot_trial: Any) -> None:
         """Tell a trial asked past ``total`` FAIL ``surplus:``; put enqueued parameters back."""
@@ -239,6 +295,8 @@ class StudySearcher(OptunaSearch):
                 )
                 ot_trial.set_user_attr("requeued", True)
             if state == TrialState.COMPLETE:
+                if self._latency is not None:  # a hard constraint, stored before the tell
+                    self._latency.constrain(ot_trial, result or {})
                 study.tell(ot_trial, values)
             else:
                 study.tell(ot_trial, state=state)
@@ -246,9 +304,8 @@ class StudySearcher(OptunaSearch):
             logger.warning("could not record trial %s: %s", ot_trial.number, exc)
             return
         if self._on_told is not None:
-            self._on_told(
-                ot_trial.number,
-                state,
-                values,
-                {**self._configs.get(trial_id, {}), **(result or {})},
-            )
+            told = {**self._configs.get(trial_id, {}), **(result or {})}
+            bound = self._latency
+            if bound is not None and state == TrialState.COMPLETE and bound.violation(told) > 0:
+                told["infeasible"] = bound.reason(told)
+            self._on_told(ot_trial.number, state, values, told)

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from ladasearch.errors import LadaError, StudyFileError
+from ladasearch.search.latency_bound import LatencyBound, parse_latency_bound
 from ladasearch.units import parse_target
 
 __all__ = [
@@ -117,6 +118,7 @@ class StudyFile:
     trial: TrialSettings = field(default_factory=TrialSettings)
     teacher: TeacherSettings = field(default_factory=TeacherSettings)
     resources: Resources = field(default_factory=Resources)
+    latency: LatencyBound | None = None  # target_latency_ms / latency_batch: a hard constraint
     source: str = "<study>"
     text: str = ""
 
@@ -245,6 +247,7 @@ TOP_KEYS = (
     "name", "model", "task", "text_column", "text_pair_column", "label_column", "dev", "test", "mode",
     "target", "target_range", "objectives", "trials", "space", "sampler", "scheduler",
     "max_concurrent", "seed", "enqueue", "keep_models", "runs_dir", "trial", "teacher", "resources",
+    "target_latency_ms", "latency_batch",
 )  # fmt: skip
 
 
@@ -330,6 +333,7 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
             cpu=resources.number("cpu", Resources.cpu),
             gpu=resources.number("gpu", Resources.gpu, allow_zero=True),
         ),
+        latency=parse_latency_bound(data, top.fail),
         source=source,
         text=text,
     )

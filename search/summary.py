@@ -35,6 +35,7 @@ _EXTRA_KEYS = (
     "predicted_ratio",
     "rejected_samples",
     "fail_reason",
+    "infeasible",
     "model_dir",
     "model_sha256",
 )
@@ -68,6 +69,8 @@ def outcome_line(
         line += f" accuracy={result['accuracy']:.4g} (iteration {result.get('iteration')})"
     if result.get("fail_reason"):
         line += f" ({result['fail_reason']})"
+    if result.get("infeasible"):
+        line += f" ({result['infeasible']})"
     return line
 
 
@@ -146,7 +149,10 @@ def _best(study: optuna.Study) -> dict[str, Any]:
     if not complete:
         return {"best_values": None, "best_trials": []}
     if len(study.directions) == 1:
-        best = study.best_trial
+        try:
+            best = study.best_trial
+        except ValueError:  # a latency-bounded study without a feasible trial
+            return {"best_values": None, "best_trials": []}
         return {"best_values": best.values, "best_trials": [best.number]}
     front = study.best_trials
     return {"best_values": [t.values for t in front], "best_trials": [t.number for t in front]}
@@ -201,7 +207,7 @@ def format_trials(trials: list[dict[str, Any]]) -> list[str]:
         rows.append(
             (
                 str(trial["number"]),
-                trial["state"],
+                trial["state"] + (" (infeasible)" if trial.get("infeasible") else ""),
                 *(
                     _cell(trial[key])
                     for key in ("p_embd", "p_svd", "p_weight", "target_ratio", "ratio", "accuracy")
@@ -218,6 +224,8 @@ def format_trials(trials: list[dict[str, Any]]) -> list[str]:
     for trial in trials:
         if trial.get("fail_reason"):
             lines.append(f"trial {trial['number']}: {trial['fail_reason']}")
+        elif trial.get("infeasible"):
+            lines.append(f"trial {trial['number']}: {trial['infeasible']}")
         elif trial.get("stopped_after_iteration") is not None:
             lines.append(
                 f"trial {trial['number']}: stopped early after iteration "
