@@ -174,6 +174,7 @@ def _watch(driver: int, path: Path) -> None:
     """Follow the driver's Ray processes while it lives (recorded in ``path``), then reap."""
     started = start_time(driver)
     known: dict[int, int | None] = {}
+    watching = time.monotonic()
     while alive(driver, started) and path.exists():
         with contextlib.suppress(OSError, ValueError):
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -184,7 +185,9 @@ def _watch(driver: int, path: Path) -> None:
                 tmp.write_text(json.dumps(data), encoding="utf-8")
                 os.replace(tmp, path)
             known = now
-        time.sleep(0.25)
+        # Ray starts its processes in the first seconds: look often then, once a second after
+        # (a scan of /proc costs ~6% of a core at 4 Hz; a killed search is still reaped in ~1 s).
+        time.sleep(0.25 if time.monotonic() - watching < 30 else 1.0)
     if path.exists():
         reap(path)
 
