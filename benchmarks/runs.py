@@ -29,8 +29,10 @@ from benchmarks.profiles import Profile
 from ladasearch.compression.budget import ParameterGroups, Ratios, parameter_groups
 from ladasearch.errors import LadaError, StorageError
 from ladasearch.search.orchestrator import make_sampler, resumed_sampler
+from ladasearch.search.resume import stop_leftovers
 from ladasearch.search.space import GroupSizes, SearchSpace
-from ladasearch.search.storage import open_storage, redact
+from ladasearch.search.studydb.connect import open_storage
+from ladasearch.search.studydb.urls import redact
 from ladasearch.tasks import TaskSpec
 
 __all__ = [
@@ -205,16 +207,6 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _fail_interrupted(study: optuna.Study) -> None:
-    """RUNNING trials were left by an interrupted command (benchmarks run one at a time)."""
-    storage = study._storage
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        storage.set_trial_user_attr(trial._trial_id, "fail_reason", "stale: interrupted")
-        storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        if trial.params:
-            study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
-
-
 def _execute(
     bench: Bench, point: Point, job: Job, seed: int, on_curve: Callable[[int, float], None]
 ) -> dict[str, Any]:
@@ -293,7 +285,9 @@ def run_trials(
             study.set_user_attr(key, _json_safe(value))
         for params in enqueue or []:
             study.enqueue_trial(params, user_attrs={"enqueued": True})
-    _fail_interrupted(study)
+    running = [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))]
+    # left RUNNING by an interrupted command (benchmarks run one at a time): FAIL, enqueued again
+    stop_leftovers(study, bench.storage, running, "stale: interrupted")
     finished = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
     for _ in range(trials - len(finished)):
         trial = study.ask()

@@ -127,8 +127,9 @@ def run_demo(
     from ladasearch.dashboards.export import export_trial, select_trial
     from ladasearch.dashboards.figures import figure_for_studies, write_html
     from ladasearch.dashboards.server import register_figures
-    from ladasearch.dashboards.studies import load_study, open_storage
     from ladasearch.search.orchestrator import run_study
+    from ladasearch.search.studydb.connect import open_storage
+    from ladasearch.search.studydb.records import load_study
 
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -145,7 +146,7 @@ def run_demo(
     if run.finished_before and not run.ran:
         echo(f"resumed: the study already has its {run.finished_before} finished trials")
 
-    storage = open_storage(url)
+    storage = open_storage(url, existing=True)
     record = load_study(study_file.name, storage)
     html = write_html(figure_for_studies([record]), out_dir / "pareto.html")
     register_figures(storage, [record.name])
