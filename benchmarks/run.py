@@ -100,7 +100,7 @@ def _with_smoke_data(profile: Profile, out: Path) -> Profile:
     smoke = get_profile("smoke")
     if profile.name != "smoke" or profile.model != smoke.model:
         return profile
-    from benchmarks.tiny import make_tiny
+    from ladasearch.testing import make_tiny
 
     model_dir, csv_path = make_tiny(out / "benchmarks" / "results" / "smoke-data")
     tiny: dict[str, str] = {"model": str(model_dir)}
