@@ -100,7 +100,7 @@ def _with_smoke_data(profile: Profile, out: Path) -> Profile:
     smoke = get_profile("smoke")
     if profile.name != "smoke" or profile.model != smoke.model:
         return profile
-    from benchmarks.tiny import make_tiny
+    from ladasearch.testing import make_tiny
 
     model_dir, csv_path = make_tiny(out / "benchmarks" / "results" / "smoke-data")
     tiny: dict[str, str] = {"model": str(model_dir)}
@@ -127,7 +127,7 @@ def _announce(profile: Profile, storage: str, echo: object) -> None:
 def shown_storage(url: str, root: Path) -> str:
     """The database URL as the report shows it: credentials hidden, a SQLite file under ``root``
     as a relative URL (``sqlite:///benchmarks/results/benchmarks.db``), valid from ``root``."""
-    from ladasearch.search.storage import redact
+    from ladasearch.search.studydb.urls import redact
 
     if url.startswith("sqlite:////"):
         path = Path(url.removeprefix("sqlite:///"))
@@ -146,7 +146,8 @@ def run(argv: Sequence[str] | None = None) -> Path:
     from benchmarks.quality import collect_quality, run_quality
     from benchmarks.report import Report, render, write_figures
     from benchmarks.runs import Bench
-    from ladasearch.search.storage import open_storage, redact, resolve_storage_url
+    from ladasearch.search.studydb.connect import open_storage
+    from ladasearch.search.studydb.urls import redact, resolve_storage_url
 
     out = Path(args.out).resolve()
     profile = _profile(args)  # an unknown profile fails first

@@ -30,8 +30,10 @@ from ladasearch.compression.budget import ParameterGroups, Ratios, parameter_gro
 from ladasearch.errors import LadaError, StorageError
 from ladasearch.search.dedupe import MAX_RESAMPLES, duplicate_reason, find_twin
 from ladasearch.search.orchestrator import make_sampler, resumed_sampler
+from ladasearch.search.resume import stop_leftovers
 from ladasearch.search.space import GroupSizes, SearchSpace
-from ladasearch.search.storage import open_storage, redact
+from ladasearch.search.studydb.connect import open_storage
+from ladasearch.search.studydb.urls import redact
 from ladasearch.tasks import TaskSpec
 
 __all__ = [
@@ -218,16 +220,6 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _fail_interrupted(study: optuna.Study) -> None:
-    """RUNNING trials were left by an interrupted command (benchmarks run one at a time)."""
-    storage = study._storage
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        storage.set_trial_user_attr(trial._trial_id, "fail_reason", "stale: interrupted")
-        storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        if trial.params:
-            study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
-
-
 def _ask_new(
     study: optuna.Study, propose: Callable[[optuna.Trial], Point], groups: ParameterGroups
 ) -> tuple[optuna.Trial, Point]:
@@ -325,7 +317,9 @@ def run_trials(
             study.set_user_attr(key, _json_safe(value))
         for params in enqueue or []:
             study.enqueue_trial(params, user_attrs={"enqueued": True})
-    _fail_interrupted(study)
+    running = [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))]
+    # left RUNNING by an interrupted command (benchmarks run one at a time): FAIL, enqueued again
+    stop_leftovers(study, bench.storage, running, "stale: interrupted")
     finished = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
     for _ in range(trials - len(finished)):
         trial, point = _ask_new(study, propose, bench.groups())

@@ -20,7 +20,12 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from ladasearch.compression.layers import FactorizedEmbedding, FactorizedLinear, MaskedLinear
+from ladasearch.compression.layers import (
+    FactorizedEmbedding,
+    FactorizedLinear,
+    MaskedLinear,
+    keep_count,
+)
 from ladasearch.compression.targets import DEFAULT_ENCODER_PATTERN, encoder_linears, word_embedding
 from ladasearch.errors import InfeasibleTarget, RatioError
 
@@ -137,8 +142,12 @@ def encoder_rank(m: int, n: int, p_svd: float) -> int | None:
 
 
 def kept(numel: int, p_weight: float) -> int:
-    """Entries a pruned tensor of ``numel`` keeps: max(1, round(P_weight * numel))."""
-    return min(numel, max(1, round(_check_ratio("p_weight", p_weight) * numel)))
+    """Entries a pruned tensor of ``numel`` keeps: max(1, round(P_weight * numel)).
+
+    The rule is :func:`~ladasearch.compression.layers.keep_count`'s (what pruning keeps is what
+    eq. 7 counts); here the ratio is checked under its name, ``p_weight``.
+    """
+    return keep_count(numel, _check_ratio("p_weight", p_weight))
 
 
 def parameter_groups(model: nn.Module, pattern: str = DEFAULT_ENCODER_PATTERN) -> ParameterGroups:

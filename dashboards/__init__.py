@@ -2,7 +2,6 @@
 
 Modules, each with one job:
 
-- :mod:`ladasearch.dashboards.studies`: studies' trials as plain records;
 - :mod:`ladasearch.dashboards.front`: the Pareto front as numbers (pure, no plotting);
 - :mod:`ladasearch.dashboards.figures`: Plotly figures drawn from those numbers, offline HTML;
 - :mod:`ladasearch.dashboards.server`: optuna-dashboard, our figure registered;

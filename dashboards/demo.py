@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,8 +31,21 @@ STARTUP_S = 40.0
 
 
 def demo_study_path() -> Path:
-    """``studies/demo.yaml`` of the source tree (the package sits next to it)."""
-    return Path(__file__).resolve().parent.parent / "studies" / "demo.yaml"
+    """``demo.yaml``: package data of an install (``ladasearch.studies``), else the checkout's.
+
+    An installed ladasearch (wheel or editable) carries ``studies/`` as ``ladasearch.studies``;
+    a checkout on ``PYTHONPATH`` has no such package, and its ``studies/`` sits beside the
+    ``ladasearch/`` folder.
+    """
+    try:
+        resource = resources.files("ladasearch.studies").joinpath("demo.yaml")
+    except ModuleNotFoundError:
+        resource = None
+    if isinstance(resource, Path) and resource.is_file():
+        return resource
+    import ladasearch
+
+    return Path(ladasearch.__file__).parent.parent / "studies" / "demo.yaml"
 
 
 def demo_study(
@@ -46,8 +60,8 @@ def demo_study(
     path = demo_study_path()
     if not path.is_file():
         raise StudyFileError(
-            f"the demo study file {path} is missing: run the demo from a source checkout "
-            "(git clone, then pip install -e .)"
+            f"the demo study file {path} is missing: reinstall ladasearch "
+            "(pip install ladasearch, or pip install -e . in a checkout)"
         )
     study = load_study_file(path)
     schedule = dataclasses.replace(
@@ -113,8 +127,9 @@ def run_demo(
     from ladasearch.dashboards.export import export_trial, select_trial
     from ladasearch.dashboards.figures import figure_for_studies, write_html
     from ladasearch.dashboards.server import register_figures
-    from ladasearch.dashboards.studies import load_study, open_storage
     from ladasearch.search.orchestrator import run_study
+    from ladasearch.search.studydb.connect import open_storage
+    from ladasearch.search.studydb.records import load_study
 
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -131,7 +146,7 @@ def run_demo(
     if run.finished_before and not run.ran:
         echo(f"resumed: the study already has its {run.finished_before} finished trials")
 
-    storage = open_storage(url)
+    storage = open_storage(url, existing=True)
     record = load_study(study_file.name, storage)
     html = write_html(figure_for_studies([record]), out_dir / "pareto.html")
     register_figures(storage, [record.name])

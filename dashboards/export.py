@@ -38,8 +38,8 @@ from ladasearch.dashboards.export_source import (
     missing_model_message,
     retrain_trial,
 )
-from ladasearch.dashboards.studies import StudyRecord, TrialRecord
 from ladasearch.errors import LadaError
+from ladasearch.search.studydb.records import StudyRecord, TrialRecord
 
 if TYPE_CHECKING:
     from torch import nn

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ladasearch.dashboards.studies import StudyRecord, TrialRecord
 from ladasearch.errors import LadaError
+from ladasearch.search.studydb.records import StudyRecord, TrialRecord
 
 __all__ = ["NothingQualifies", "select_trial"]
 

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ladasearch.dashboards.studies import StudyRecord, TrialRecord
 from ladasearch.errors import LadaError
+from ladasearch.search.studydb.records import StudyRecord, TrialRecord
 
 __all__ = ["Retrainer", "kept_model_dir", "missing_model_message", "model_dir", "retrain_trial"]
 

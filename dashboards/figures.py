@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ladasearch.dashboards.front import Axis, ParetoFront, compression_ticks, compute_front
-from ladasearch.dashboards.studies import StudyRecord, TrialRecord
+from ladasearch.search.studydb.records import StudyRecord, TrialRecord
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
-from ladasearch.dashboards.studies import StudyRecord, TrialRecord
+from ladasearch.search.studydb.records import StudyRecord, TrialRecord
 
 __all__ = [
     "Axis",

@@ -16,13 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ladasearch.dashboards.figures import figure_for_studies
-from ladasearch.dashboards.studies import (
-    list_study_names,
-    load_study,
-    open_storage,
-    resolve_storage_url,
-    sqlite_path,
-)
+from ladasearch.search.studydb.connect import open_storage
+from ladasearch.search.studydb.records import list_study_names, load_study, optuna_study
+from ladasearch.search.studydb.urls import resolve_storage_url, sqlite_path
 
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage
@@ -40,7 +36,6 @@ def default_artifact_dir(storage_url: str | None) -> Path | None:
 
 def register_figures(storage: BaseStorage, names: Sequence[str] | None = None) -> list[str]:
     """Save our Pareto figure into each study (all of them by default); return their names."""
-    import optuna
     from optuna_dashboard import save_plotly_graph_object
 
     registered = []
@@ -49,7 +44,7 @@ def register_figures(storage: BaseStorage, names: Sequence[str] | None = None) -
         if not any(t.finished for t in record.trials):
             continue  # nothing to draw yet
         figure = figure_for_studies([record], title=f"Pareto front: {name}")
-        study = optuna.load_study(study_name=name, storage=storage)
+        study = optuna_study(name, storage)
         save_plotly_graph_object(study, figure, graph_object_id=FIGURE_ID)
         registered.append(name)
     return registered
@@ -65,7 +60,7 @@ def serve(
     from optuna.artifacts import FileSystemArtifactStore
     from optuna_dashboard import run_server
 
-    storage = open_storage(storage_url)
+    storage = open_storage(storage_url, existing=True)
     store = None
     if artifact_dir is not None:
         artifact_dir.mkdir(parents=True, exist_ok=True)

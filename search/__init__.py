@@ -2,7 +2,7 @@
 
 Import as ``ladasearch.search.<module>``: :mod:`~ladasearch.search.study_file` (YAML schema),
 :mod:`~ladasearch.search.space` (constraint-aware space and the two baselines),
-:mod:`~ladasearch.search.storage` (URL resolution, RDBStorage), :mod:`~ladasearch.search.trainable`
+:mod:`~ladasearch.search.studydb` (the study database: URLs, storages, trial records), :mod:`~ladasearch.search.trainable`
 (one trial), :mod:`~ladasearch.search.searcher` (OptunaSearch with honest states),
 :mod:`~ladasearch.search.resume` (stale trials), :mod:`~ladasearch.search.orchestrator`
 (``run_study``) and :mod:`~ladasearch.search.summary` (``studies`` / ``show`` data). The package

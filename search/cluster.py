@@ -56,10 +56,6 @@ def _environment() -> None:
     os.environ["LADASEARCH_QUIET"] = "1"  # no progress bars inside Ray workers
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"  # with verbose=0: no experiment tables
     os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"  # failure reports carry no metrics
-    root = str(Path(__file__).resolve().parents[1])
-    path = os.environ.get("PYTHONPATH", "")
-    if root not in path.split(os.pathsep):
-        os.environ["PYTHONPATH"] = root if not path else f"{root}{os.pathsep}{path}"
 
 
 def start_ray(address: str | None, resources: Resources, run_dir: Path) -> Reaper | None:

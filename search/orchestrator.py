@@ -1,7 +1,7 @@
 """``run_study``: one study, driven from here, its trials run by Ray Tune, stored by Optuna.
 
 Order of work (anything a user can get wrong fails first, before Ray starts or a study row is
-written): the storage URL loses its password (:func:`~ladasearch.search.storage.public_url`);
+written): the storage URL loses its password (:func:`~ladasearch.search.studydb.urls.public_url`);
 the trial resources are checked against this machine (or, with ``--ray-address``, the cluster's
 nodes); the task data loads (bad data fails here); the model loads once to compute eq. 7's
 parameter groups and check the target is feasible; processes left by a killed search on this
@@ -41,14 +41,9 @@ from ladasearch.search.resume import (
 )
 from ladasearch.search.searcher import STOPPED, StudySearcher
 from ladasearch.search.space import GroupSizes, SearchSpace, build_space, enqueue_points
-from ladasearch.search.storage import (
-    HEARTBEAT_SECONDS,
-    open_storage,
-    public_url,
-    redact,
-    resolve_storage_url,
-)
 from ladasearch.search.study_file import StudyFile
+from ladasearch.search.studydb.connect import HEARTBEAT_SECONDS, open_storage
+from ladasearch.search.studydb.urls import public_url, redact, resolve_storage_url
 from ladasearch.search.trainable import TrialContext, one_line, run_trial
 from ladasearch.tasks import TaskSpec
 

@@ -1,7 +1,7 @@
 """Resume: which trials count towards ``trials``, and trials left RUNNING by a dead process.
 
 Liveness is Optuna's own heartbeat: the study database is opened with ``heartbeat_interval`` and
-``grace_period`` (:mod:`ladasearch.search.storage`), the driver records a heartbeat for every
+``grace_period`` (:mod:`ladasearch.search.studydb.connect`), the driver records a heartbeat for every
 trial it runs (:class:`TrialBeats`, through the public ``record_heartbeat``), and
 ``optuna.storages.fail_stale_trials`` fails RUNNING trials whose heartbeat is older than the
 grace period, then calls the storage's ``heartbeat_stale_trial_callback``

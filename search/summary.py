@@ -1,6 +1,6 @@
 """The numbers behind ``ladasearch studies`` and ``ladasearch show`` (computed here, printed there).
 
-Everything is read from the study database: Optuna's own columns (number, state, values) and the
+Everything is read from the study database (through :mod:`ladasearch.search.studydb`): Optuna's own columns (number, state, values) and the
 user attributes the searcher and the trainable wrote (ratios, metrics, fail reasons).
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from ladasearch.errors import StorageError
+from ladasearch.search.studydb.records import optuna_study, study_names
 
 __all__ = [
     "TRIAL_KEYS",
@@ -74,15 +74,6 @@ def outcome_line(
     return line
 
 
-def _load(name: str, storage: Any) -> optuna.Study:
-    try:
-        return optuna.load_study(study_name=name, storage=storage)
-    except KeyError as exc:
-        raise StorageError(
-            f"no study named {name!r} in this storage (see: ladasearch studies)"
-        ) from exc
-
-
 def _row(trial: FrozenTrial) -> dict[str, Any]:
     attrs = trial.user_attrs
     row: dict[str, Any] = {"number": trial.number, "state": trial.state.name}
@@ -127,7 +118,7 @@ def teacher_line(teacher: dict[str, Any]) -> str | None:
 
 def study_trials(name: str, storage: Any) -> dict[str, Any]:
     """``{"study": name, "directions": [...], "trials": [row, ...]}`` with rows keyed by TRIAL_KEYS."""
-    study = _load(name, storage)
+    study = optuna_study(name, storage)
     trials = [_row(trial) for trial in study.get_trials(deepcopy=False)]
     study_dir = study.user_attrs.get("study_dir")
     for row in trials:  # stored relative to the study's run folder; shown where it is now
@@ -161,12 +152,12 @@ def _best(study: optuna.Study) -> dict[str, Any]:
 def list_studies(storage: Any) -> list[dict[str, Any]]:
     """Each study: name, directions, trial counts by state, best value(s) and trial number(s)."""
     rows = []
-    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
-        study = optuna.load_study(study_name=summary.study_name, storage=storage)
+    for name in study_names(storage):
+        study = optuna_study(name, storage)
         counts = Counter(trial.state.name for trial in study.get_trials(deepcopy=False))
         rows.append(
             {
-                "study": summary.study_name,
+                "study": name,
                 "directions": [d.name.lower() for d in study.directions],
                 "mode": study.user_attrs.get("mode"),
                 "model": study.user_attrs.get("model"),

@@ -93,7 +93,7 @@ class _TrialRecord:
     """Writes one Optuna trial's user attributes; a background thread keeps its heartbeat."""
 
     def __init__(self, context: TrialContext, number: int) -> None:
-        from ladasearch.search.storage import open_storage
+        from ladasearch.search.studydb.connect import open_storage
 
         self.storage = open_storage(context.storage_url, heartbeat=True)
         study_id = self.storage.get_study_id_from_name(context.study_name)

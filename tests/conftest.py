@@ -12,7 +12,7 @@ import torch
 from transformers import BertForSequenceClassification
 
 # One definition of the tiny model and task, shared with the benchmarks' smoke profile.
-from benchmarks.tiny import make_tiny, tiny_bert_config, tiny_sentences
+from ladasearch.testing import make_tiny, tiny_bert_config, tiny_sentences
 
 __all__ = ["tiny_bert_config", "tiny_sentences"]
 

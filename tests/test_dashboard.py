@@ -12,7 +12,6 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import optuna
 import pytest
 from dashboard_helpers import (
     TEACHER_PARAMS,
@@ -26,7 +25,8 @@ from optuna.trial import TrialState
 
 from ladasearch.dashboards.figures import figure_for_studies
 from ladasearch.dashboards.server import FIGURE_ID, register_figures
-from ladasearch.dashboards.studies import load_studies, open_storage
+from ladasearch.search.studydb.connect import open_storage
+from ladasearch.search.studydb.records import load_studies
 
 REPO = Path(__file__).resolve().parent.parent
 STUDY = "dashboard-study-7x"
@@ -140,7 +140,7 @@ def test_dashboard_in_browser_lists_study_and_shows_our_figure(
     listing = dump_dom(f"{base}/dashboard/", tmp_path / "profile-list")
     assert STUDY in listing and "empty-study" in listing
 
-    study_id = optuna.load_study(study_name=STUDY, storage=storage)._study_id
+    study_id = open_storage(storage, existing=True).get_study_id_from_name(STUDY)
     page = dump_dom(f"{base}/dashboard/studies/{study_id}", tmp_path / "profile-study")
     marker = f'id="user-defined-plot:{FIGURE_ID}"'
     assert marker in page

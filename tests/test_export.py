@@ -18,9 +18,9 @@ from ladasearch.compression.evaluate import file_sha256
 from ladasearch.compression.plan import compress_
 from ladasearch.compression.serialize import save_compressed
 from ladasearch.dashboards.export import RETRAINED_NOTE, export_trial, select_trial
-from ladasearch.dashboards.studies import StudyRecord, TrialRecord, load_studies
 from ladasearch.errors import LadaError, StorageError
 from ladasearch.models import load_classifier
+from ladasearch.search.studydb.records import StudyRecord, TrialRecord, load_studies
 
 RATIOS = Ratios(0.5, 0.5, 0.6)
 

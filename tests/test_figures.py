@@ -11,7 +11,7 @@ from optuna.trial import TrialState
 
 from ladasearch.cli import main
 from ladasearch.dashboards.figures import figure_for_studies, hover_text, write_html
-from ladasearch.dashboards.studies import load_studies
+from ladasearch.search.studydb.records import load_studies
 
 TRIALS = [
     FakeTrial(0.70, TEACHER_PARAMS / 10, latency_ms=2.0),

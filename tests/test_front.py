@@ -8,7 +8,7 @@ import random
 import pytest
 
 from ladasearch.dashboards.front import compression_ticks, compute_front, pareto_indices
-from ladasearch.dashboards.studies import StudyRecord, TrialRecord
+from ladasearch.search.studydb.records import StudyRecord, TrialRecord
 
 
 def trial(

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks.tiny import FILLER, NEGATIVE, POSITIVE
 from ladasearch.cli import main
 from ladasearch.compression.teacher import TeacherConfig, get_teacher
 from ladasearch.errors import LadaError
@@ -25,6 +24,7 @@ from ladasearch.stats import (
     weak_teacher_warning,
 )
 from ladasearch.tasks import TaskSpec, encode, load_task
+from ladasearch.testing import FILLER, NEGATIVE, POSITIVE
 
 CPU = torch.device("cpu")
 

@@ -16,7 +16,8 @@ from optuna.trial import TrialState
 from ladasearch.search.procs import TOKEN_ENV, alive, reap, start_time
 from ladasearch.search.resume import counted
 from ladasearch.search.searcher import SURPLUS, StudySearcher
-from ladasearch.search.storage import open_storage, public_url
+from ladasearch.search.studydb.connect import open_storage
+from ladasearch.search.studydb.urls import public_url
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -83,7 +84,7 @@ def test_a_password_free_url_connects_with_pgpassword(
 def test_schema_creation_races_on_a_fresh_sqlite_file(tmp_path: Path) -> None:
     """Four processes open (and create the tables of) one new SQLite file at the same instant."""
     code = (
-        "import sys; from ladasearch.search.storage import open_storage; "
+        "import sys; from ladasearch.search.studydb.connect import open_storage; "
         "open_storage(sys.argv[1]); print('ok')"
     )
     url = f"sqlite:///{tmp_path / 'race.db'}"

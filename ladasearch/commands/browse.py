@@ -63,7 +63,7 @@ def run_plot(args: argparse.Namespace) -> int:
     """Load the studies, compute their fronts, write the HTML, say what it holds."""
     from ladasearch.dashboards.figures import pareto_figure, write_html
     from ladasearch.dashboards.front import compute_front
-    from ladasearch.dashboards.studies import load_studies
+    from ladasearch.search.studydb.records import load_studies
 
     studies = load_studies(args.studies, args.storage)
     params_fronts = [compute_front(s, "params") for s in studies]
@@ -90,10 +90,11 @@ def run_plot(args: argparse.Namespace) -> int:
 def run_dashboard(args: argparse.Namespace) -> int:
     """Register our figure in every study, print the URL, serve until interrupted."""
     from ladasearch.dashboards.server import default_artifact_dir, register_figures, serve
-    from ladasearch.dashboards.studies import open_storage, resolve_storage_url
+    from ladasearch.search.studydb.connect import open_storage
+    from ladasearch.search.studydb.urls import resolve_storage_url
 
     url = resolve_storage_url(args.storage)
-    storage = open_storage(url)
+    storage = open_storage(url, existing=True)
     registered = register_figures(storage)
     if registered:
         print(f"Pareto figure registered in: {', '.join(registered)}")

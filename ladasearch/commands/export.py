@@ -125,7 +125,7 @@ def run_export(args: argparse.Namespace) -> int:
         select_trial,
     )
     from ladasearch.dashboards.export_folder import check_out_dir
-    from ladasearch.dashboards.studies import load_studies
+    from ladasearch.search.studydb.records import load_studies
 
     if args.min_accuracy is not None and not 0.0 <= args.min_accuracy <= 1.0:
         raise LadaError(f"--min-accuracy must be in [0, 1], got {args.min_accuracy}")

@@ -158,7 +158,8 @@ def run_search(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         bar=tty and level in ("DEBUG", "INFO"),
     )
-    from ladasearch.search.storage import open_storage, redact
+    from ladasearch.search.studydb.connect import open_storage
+    from ladasearch.search.studydb.urls import redact
 
     data = study_trials(study.name, open_storage(run.storage_url, existing=True))
     states: dict[str, int] = {}
@@ -184,10 +185,10 @@ def run_search(args: argparse.Namespace) -> int:
 
 def run_studies(args: argparse.Namespace) -> int:
     """List the studies with trial counts by state and best value(s)."""
-    from ladasearch.search.storage import open_storage, resolve_storage_url
+    from ladasearch.search.studydb.connect import open_storage
     from ladasearch.search.summary import list_studies
 
-    rows = list_studies(open_storage(resolve_storage_url(args.storage), existing=True))
+    rows = list_studies(open_storage(args.storage, existing=True))
     if not rows:
         print("no studies in this storage")
     for row in rows:
@@ -208,11 +209,11 @@ def run_studies(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     """Print the trials of one study as a table (and one JSON object with ``--json``)."""
-    from ladasearch.search.storage import open_storage, resolve_storage_url
+    from ladasearch.search.studydb.connect import open_storage
     from ladasearch.search.summary import format_trials, study_trials, teacher_line
     from ladasearch.stats import weak_teacher_warning
 
-    data = study_trials(args.study, open_storage(resolve_storage_url(args.storage), existing=True))
+    data = study_trials(args.study, open_storage(args.storage, existing=True))
     for line in format_trials(data["trials"]):
         print(line)
     for extra in (teacher_line(data["teacher"]), weak_teacher_warning(data["teacher"])):

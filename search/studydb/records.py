@@ -1,8 +1,9 @@
-"""Load the trials of one or several studies from an Optuna storage into plain records.
+"""Read studies and trials from the study database into plain records.
 
-Everything downstream (the front, the figures, export) works on :class:`StudyRecord` and
+Everything downstream (``show``, the front, the figures, export) works on :class:`StudyRecord` and
 :class:`TrialRecord`: frozen dataclasses holding only builtins, so the numbers can be tested
-without a database and the database is read once.
+without a database and the database is read once. :func:`optuna_study` is for the few readers
+that need Optuna's own ``Study`` (best trials of ``studies``, the dashboard's figures).
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ladasearch.errors import StorageError
 
 if TYPE_CHECKING:
+    import optuna
     from optuna.storages import BaseStorage
     from optuna.trial import FrozenTrial
 
@@ -25,10 +26,8 @@ __all__ = [
     "list_study_names",
     "load_studies",
     "load_study",
-    "open_storage",
-    "resolve_storage_url",
-    "sqlite_path",
-    "study_record_from_trials",
+    "optuna_study",
+    "study_names",
     "trial_record",
 ]
 
@@ -155,13 +154,13 @@ class StudyRecord:
         raise StorageError(f"study {self.name!r} has no trial {number} (it has {known})")
 
 
-def trial_record(study: str, trial: FrozenTrial) -> TrialRecord:
-    """Convert an Optuna ``FrozenTrial`` to a :class:`TrialRecord`."""
+def trial_record(study: str, trial: FrozenTrial, trial_id: int) -> TrialRecord:
+    """Convert an Optuna ``FrozenTrial`` (whose storage id is ``trial_id``) to a :class:`TrialRecord`."""
     values = tuple(float(v) for v in trial.values) if trial.values is not None else None
     return TrialRecord(
         study=study,
         number=trial.number,
-        trial_id=trial._trial_id,
+        trial_id=trial_id,
         state=trial.state.name,
         params=dict(trial.params),
         user_attrs=dict(trial.user_attrs),
@@ -170,82 +169,56 @@ def trial_record(study: str, trial: FrozenTrial) -> TrialRecord:
     )
 
 
-def study_record_from_trials(
-    name: str,
-    trials: Sequence[FrozenTrial],
-    user_attrs: Mapping[str, Any] | None = None,
-    directions: Sequence[str] = (),
-    storage_url: str | None = None,
-) -> StudyRecord:
-    """Build a :class:`StudyRecord` from Optuna trials (used by the loader and by tests)."""
-    return StudyRecord(
-        name=name,
-        user_attrs=dict(user_attrs or {}),
-        trials=tuple(trial_record(name, t) for t in trials),
-        directions=tuple(directions),
-        storage_url=storage_url,
-    )
-
-
-def resolve_storage_url(url: str | None = None) -> str:
-    """``--storage`` if given, else ``$LADASEARCH_STORAGE``, else ``sqlite:///ladasearch.db``."""
-    from ladasearch.search.storage import resolve_storage_url as resolve
-
-    return resolve(url)
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The database file of a ``sqlite:///PATH`` URL, ``None`` for other URLs or in-memory."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or url in ("sqlite://", "sqlite:///:memory:"):
-        return None
-    return Path(url[len(prefix) :].split("?", 1)[0])
-
-
-def open_storage(url: str | None = None, *, must_exist: bool = True) -> BaseStorage:
-    """Open the study database at ``url`` (resolved as :func:`resolve_storage_url` does).
-
-    With ``must_exist``, a SQLite file that is not there is an error instead of a new empty
-    database. Connection problems become one-line :class:`StorageError` (search's storage rule).
-    """
-    from ladasearch.search.storage import open_storage as search_open_storage
-    from ladasearch.search.storage import public_url
-
-    resolved = public_url(resolve_storage_url(url))
-    path = sqlite_path(resolved)
-    if must_exist and path is not None and not path.is_file():
-        raise StorageError(
-            f"no study database at {path} (run `ladasearch search` first, or pass --storage URL)"
-        )
-    return search_open_storage(resolved, existing=must_exist)
+def study_names(storage: BaseStorage) -> list[str]:
+    """Names of every study in ``storage``, in the order they were created."""
+    return [s.study_name for s in storage.get_all_studies()]
 
 
 def list_study_names(storage: BaseStorage) -> list[str]:
     """Names of every study in ``storage``, sorted."""
-    return sorted(s.study_name for s in storage.get_all_studies())
+    return sorted(study_names(storage))
 
 
-def load_study(name: str, storage: BaseStorage) -> StudyRecord:
-    """Load one study; a missing one is a :class:`StorageError` naming the studies that exist."""
+def _study_id(name: str, storage: BaseStorage) -> int:
+    """The study's id; a missing study is a :class:`StorageError` naming the studies that exist."""
     try:
-        study_id = storage.get_study_id_from_name(name)
+        return storage.get_study_id_from_name(name)
     except KeyError:
         names = list_study_names(storage)
         known = ", ".join(names) if names else "none"
         raise StorageError(f"no study named {name!r} in the database (studies: {known})") from None
+
+
+def load_study(name: str, storage: BaseStorage) -> StudyRecord:
+    """Load one study; a missing one is a :class:`StorageError` naming the studies that exist."""
+    study_id = _study_id(name, storage)
     trials = storage.get_all_trials(study_id, deepcopy=False)
-    directions = tuple(d.name.lower() for d in storage.get_study_directions(study_id))
     url = getattr(storage, "url", None)
-    return study_record_from_trials(
-        name,
-        trials,
-        user_attrs=storage.get_study_user_attrs(study_id),
-        directions=directions,
+    return StudyRecord(
+        name=name,
+        user_attrs=dict(storage.get_study_user_attrs(study_id)),
+        trials=tuple(
+            trial_record(
+                name, t, storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
+            )
+            for t in trials
+        ),
+        directions=tuple(d.name.lower() for d in storage.get_study_directions(study_id)),
         storage_url=str(url) if url is not None else None,
     )
 
 
 def load_studies(names: Sequence[str], url: str | None = None) -> list[StudyRecord]:
     """Load several studies from one database (``url`` resolved as the CLI does)."""
-    storage = open_storage(url)
+    from ladasearch.search.studydb.connect import open_storage
+
+    storage = open_storage(url, existing=True)
     return [load_study(name, storage) for name in names]
+
+
+def optuna_study(name: str, storage: BaseStorage) -> optuna.Study:
+    """Optuna's ``Study`` named ``name``; a missing one is a one-line :class:`StorageError`."""
+    import optuna
+
+    _study_id(name, storage)  # a missing study: the one-line error
+    return optuna.load_study(study_name=name, storage=storage)

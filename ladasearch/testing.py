@@ -1,4 +1,8 @@
-"""A tiny BERT classifier and a tiny labelled CSV task for the ``smoke`` profile (no downloads)."""
+"""A tiny BERT classifier and a tiny labelled CSV task, built offline in seconds (no downloads).
+
+One definition shared by the test suite's fixtures (``tests/conftest.py``) and the benchmarks'
+``smoke`` profile; neither imports the other.
+"""
 
 from __future__ import annotations
 
