@@ -12,11 +12,11 @@ from search_helpers import ladasearch, last_json, write_study
 from ladasearch.cli import main
 from ladasearch.dashboards.figures import figure_for_studies
 from ladasearch.dashboards.front import compute_front
-from ladasearch.dashboards.studies import load_studies
 from ladasearch.errors import StudyFileError
 from ladasearch.search.latency_bound import CONSTRAINT, UNMEASURED, LatencyBound
 from ladasearch.search.searcher import StudySearcher
 from ladasearch.search.study_file import parse_study
+from ladasearch.search.studydb.records import load_studies
 from ladasearch.search.summary import format_trials, list_studies, study_trials
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
