@@ -16,6 +16,7 @@ from ladasearch.errors import StudyFileError
 from ladasearch.search.latency_bound import CONSTRAINT, UNMEASURED, LatencyBound
 from ladasearch.search.searcher import StudySearcher
 from ladasearch.search.study_file import parse_study
+from ladasearch.search.studydb.connect import open_storage
 from ladasearch.search.studydb.records import load_studies
 from ladasearch.search.summary import format_trials, list_studies, study_trials
 
@@ -116,11 +117,12 @@ def test_constraint_is_stored_and_infeasible_trials_leave_the_front(
     infeasible = {slow.number, by_latency[UNMEASURED].number}
     assert not infeasible & {t.number for t in study.best_trials}  # Optuna's own front
 
-    shown = study_trials("bounded", url)
+    stored = open_storage(url, existing=True)
+    shown = study_trials("bounded", stored)
     lines = format_trials(shown["trials"])
     assert f"trial {slow.number}: infeasible: latency_ms 8.00" in "\n".join(lines)
     assert sum("COMPLETE (infeasible)" in line for line in lines) == 2
-    assert not infeasible & set(list_studies(url)[0]["best_trials"])
+    assert not infeasible & set(list_studies(stored)[0]["best_trials"])
 
     record = load_studies(["bounded"], url)[0]
     for axis in ("params", "latency_ms"):
