@@ -138,14 +138,14 @@ def test_kill_9_at_random_points_then_resume(
 ) -> None:
     """Five kill -9 of the search process alone: its Ray dies with it; resume ends with exactly N."""
     study = write_study(
-        tmp_path, tiny_model_dir, tiny_csv, name="faults", trials=4, scheduler="none",
-        trial={"iterations": 2, "steps": 10},
-    )  # fmt: skip
+        tmp_path, tiny_model_dir, tiny_csv, name="faults", trials=6, scheduler="none",
+        trial={"iterations": 2, "steps": 30},
+    )  # fmt: skip  # enough work that an idle machine cannot finish it between 5 kills
     url = f"sqlite:///{tmp_path / 'faults.db'}"
     rng = random.Random(13)
     for kill in range(5):
         process = _search(study, tmp_path, cache, "--storage", url)
-        time.sleep(rng.uniform(4.0, 25.0))
+        time.sleep(rng.uniform(3.0, 12.0))
         started = descendants(process.pid)
         assert process.poll() is None, "the study finished before 5 kills: give it more trials"
         record = tmp_path / "runs" / "faults" / f"ray-processes-{process.pid}.json"
@@ -158,7 +158,7 @@ def test_kill_9_at_random_points_then_resume(
     final = _search(study, tmp_path, cache, "--storage", url)
     _, err = final.communicate(timeout=900)
     assert final.returncode == 0, err[-3000:]
-    trials = _check_study(url, "faults", 4)
+    trials = _check_study(url, "faults", 6)
     assert not any(
         t.state == TrialState.WAITING and t.user_attrs.get("retry_of") is None for t in trials
     )
