@@ -29,6 +29,7 @@ from ladasearch.compression.modeling_ladasearch import (
     LadaForSequenceClassification,
     LadaLinear,
 )
+from ladasearch.compression.plan import compression_layout
 from ladasearch.compression.serialize import (
     EXPORT_FORMAT_VERSION,
     METADATA_FILE,
@@ -71,33 +72,22 @@ def runtime_layout(
     ``forms`` maps a linear's fqn to its runtime form (default: factorized layers run factorized,
     masked ones dense); ``timings`` (from :func:`time_forms`) is recorded beside each choice.
     """
-    modules: dict[str, dict[str, Any]] = {}
-    for fqn, module in model.named_modules():
-        if isinstance(module, FactorizedEmbedding):
-            modules[fqn] = {
-                "kind": "factorized_embedding",
-                "shape": [module.num_embeddings, module.embedding_dim],
-                "rank": module.rank,
-                "padding_idx": module.padding_idx,
-                "runtime": "factorized",
-            }
-        elif isinstance(module, FactorizedLinear | MaskedLinear):
-            kept = {name: int(mask.sum()) for (name, _), (_, mask) in _masks(module)}
-            form = (forms or {}).get(fqn, _default_form(module))
-            if form not in RUNTIME_FORMS or (
-                form == "factorized" and not isinstance(module, FactorizedLinear)
-            ):
-                raise ModelError(f"{fqn}: runtime form {form!r} does not fit the layer")
-            modules[fqn] = {
-                "kind": "factorized" if isinstance(module, FactorizedLinear) else "masked",
-                "shape": [module.out_features, module.in_features],
-                "rank": module.rank if isinstance(module, FactorizedLinear) else None,
-                "bias": module.bias is not None,
-                "kept": kept,
-                "runtime": form,
-            }
-            if timings and fqn in timings:
-                modules[fqn]["timings_ms"] = timings[fqn]
+    modules = compression_layout(model)["modules"]  # kind, shape, rank, bias / padding_idx
+    for fqn, spec in modules.items():
+        if spec["kind"] == "factorized_embedding":
+            spec["runtime"] = "factorized"
+            continue
+        module = model.get_submodule(fqn)
+        assert isinstance(module, FactorizedLinear | MaskedLinear)
+        form = (forms or {}).get(fqn, _default_form(module))
+        if form not in RUNTIME_FORMS or (
+            form == "factorized" and not isinstance(module, FactorizedLinear)
+        ):
+            raise ModelError(f"{fqn}: runtime form {form!r} does not fit the layer")
+        spec["kept"] = {name: int(mask.sum()) for (name, _), (_, mask) in _masks(module)}
+        spec["runtime"] = form
+        if timings and fqn in timings:
+            spec["timings_ms"] = timings[fqn]
     return {"version": RUNTIME_LAYOUT_VERSION, "modules": modules}
 
 
