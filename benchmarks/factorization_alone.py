@@ -15,13 +15,14 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ladasearch.commands.common import add_model_argument, add_task_arguments, task_spec_from_args
 from ladasearch.compression.budget import Ratios, parameter_groups
 from ladasearch.compression.pipeline import TrainBudget, compress_job
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.models import load_classifier
 from ladasearch.search.space import balanced_points
 from ladasearch.stats import mcnemar_exact
-from ladasearch.tasks import TaskSpec, load_task
+from ladasearch.tasks import load_task
 
 
 def _majority(labels: list[int]) -> float:
@@ -43,17 +44,17 @@ def _points(model: str, num_labels: int) -> list[tuple[str, Ratios]]:
 def main(argv: list[str] | None = None) -> int:
     """Print the table; return 0."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="minilm")
-    parser.add_argument("--task", default="rt")
+    add_model_argument(parser, required=False)
+    add_task_arguments(parser, required=False)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--teacher-steps", type=int, default=300)
+    parser.add_argument("--teacher-steps", type=int, default=300, help="0: the recipe's epochs")
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--methods", default="svd,fisher,whiten")
     parser.add_argument("--cache-dir", type=Path, default=None)
     args = parser.parse_args(argv)
-    task = TaskSpec(args.task)
+    task = task_spec_from_args(args)
     data = load_task(task)
-    teacher = TeacherConfig(steps=args.teacher_steps, max_length=args.max_length, seed=0)
+    teacher = TeacherConfig(steps=args.teacher_steps or None, max_length=args.max_length, seed=0)
     majority_dev = _majority([e.label for e in data.dev])
     majority_test = _majority([e.label for e in data.test])
     print(f"{args.model} on {data.describe()}; steps 0 (no training), one iteration")

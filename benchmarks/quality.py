@@ -24,7 +24,7 @@ from benchmarks.runs import (
     space_proposal,
     study_name,
 )
-from ladasearch.compression.budget import Ratios, predict_params, solve_p_weight
+from ladasearch.compression.budget import solve_p_svd, solve_p_weight
 from ladasearch.search.space import build_space, enqueue_points
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "QualityRow",
     "collect_quality",
     "run_quality",
-    "solve_p_svd",
 ]
 
 VARIANTS = {
@@ -82,19 +81,6 @@ class QualityRow:
         """The paper's SST-2 retention of this method at this ratio, when it reports one."""
         accuracy = PAPER_SST2.get(self.variant, {}).get(self.factor)
         return None if accuracy is None else accuracy / PAPER_TEACHER_SST2
-
-
-def solve_p_svd(groups: object, target: float, p_embd: float) -> float:
-    """P_svd with P_weight = 1 that puts the predicted count on ``target`` (bisection, eq. 7)."""
-    goal = target * groups.total  # type: ignore[attr-defined]
-    low, high = 1e-6, 1.0
-    for _ in range(60):
-        mid = (low + high) / 2
-        if predict_params(groups, Ratios(p_embd, mid, 1.0)) > goal:  # type: ignore[arg-type]
-            high = mid
-        else:
-            low = mid
-    return low
 
 
 def _baseline_ratios(bench: Bench, target: float, p_embd: float) -> dict[str, dict[str, float]]:

@@ -7,10 +7,16 @@
 ``recipes``: the old recipe (linear schedule, per-layer losses summed, no T^2, weight decay on
 LayerNorm and biases) against the new one, with and without a label cross-entropy term.
 ``factorizations``: svd, fisher and whiten under the new recipe. ``methods``: LadaBERT against
-hybrid pruning without distillation (label fine-tuning) and a small student distilled from a
-teacher-initialised (layer-dropped, width-sliced) and a random start. All at the balanced point of
-``--target`` (P_embd = H, P_svd = P_weight = sqrt(H)). The first variant is the reference of the
-paired tests (see :mod:`benchmarks.seeded`).
+the paper's baselines at the same size: weight pruning only (P_svd = 1) and SVD only
+(P_weight = 1), both trained on the labels as the paper's are, hybrid pruning without distillation
+(label fine-tuning), and a small student distilled from a teacher-initialised (layer-dropped,
+width-sliced) and a random start. All at the balanced point of ``--target`` (P_embd = H,
+P_svd = P_weight = sqrt(H)) unless ``--point`` gives the ratios. The first variant is the reference
+of the paired tests (see :mod:`benchmarks.seeded`).
+
+``--only NAME`` (repeatable) runs a subset of the variants and ``--json PATH`` writes every run's
+metrics and predictions, so one comparison can be split over parallel processes and its table
+rendered from the files afterwards (``python -m benchmarks.seeded_tables FILES...``).
 """
 
 from __future__ import annotations
@@ -19,9 +25,14 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from benchmarks.seeded import Variant, render, run_variants
+from benchmarks.seeded import Variant, VariantResult, render, run_variants, save_results
 from ladasearch.commands.common import add_model_argument, add_task_arguments, task_spec_from_args
-from ladasearch.compression.budget import Ratios, parameter_groups
+from ladasearch.compression.budget import (
+    Ratios,
+    parameter_groups,
+    solve_p_svd,
+    solve_p_weight,
+)
 from ladasearch.compression.pipeline import TrainBudget
 from ladasearch.compression.scratch import scratch_trainer
 from ladasearch.compression.teacher import TeacherConfig
@@ -42,8 +53,29 @@ def balanced_ratios(model: str, task: TaskData, factor: float) -> Ratios:
     return Ratios(point["p_embd"], point["p_svd"], point["p_weight"])
 
 
-def variants(compare: str, ratios: Ratios, base: TrainBudget, factor: float) -> list[Variant]:
-    """The variants of one comparison (the first is the reference)."""
+def single_method_ratios(
+    model: str, task: TaskData, factor: float, p_embd: float
+) -> dict[str, Ratios]:
+    """The paper's single-method baselines at ``factor`` x with ``p_embd``: eq. 7 solved for the
+    one encoder ratio left (weight pruning only: P_svd = 1; SVD only: P_weight = 1)."""
+    net, _ = load_classifier(model, task.label_names)
+    groups = parameter_groups(net)
+    target = 1 / factor
+    return {
+        "pruning": Ratios(p_embd, 1.0, float(solve_p_weight(groups, target, p_embd, 1.0))),
+        "svd": Ratios(p_embd, solve_p_svd(groups, target, p_embd), 1.0),
+    }
+
+
+def variants(
+    compare: str,
+    ratios: Ratios,
+    base: TrainBudget,
+    factor: float,
+    singles: dict[str, Ratios] | None = None,
+) -> list[Variant]:
+    """The variants of one comparison (the first is the reference); ``singles`` are the
+    single-method baselines' ratios (``methods`` only, see :func:`single_method_ratios`)."""
     replace = dataclasses.replace
     if compare == "recipes":
         old = replace(
@@ -63,9 +95,17 @@ def variants(compare: str, ratios: Ratios, base: TrainBudget, factor: float) -> 
             Variant(method, ratios, replace(base, factorization=method))
             for method in ("svd", "fisher", "whiten")
         ]
+    finetune = replace(base, objective="finetune")
+    baselines = []
+    if singles is not None:
+        baselines = [
+            Variant("weight pruning only", singles["pruning"], finetune),
+            Variant("SVD only", singles["svd"], finetune),
+        ]
     return [
         Variant("LadaBERT", ratios, base),
-        Variant("hybrid pruning w/o KD", ratios, replace(base, objective="finetune")),
+        *baselines,
+        Variant("hybrid pruning w/o KD", ratios, finetune),
         Variant("small student, teacher init", ratios, base, scratch_trainer(1 / factor)),
         Variant(
             "small student, random init", ratios, base, scratch_trainer(1 / factor, init="random")
@@ -88,17 +128,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning-rate", type=float, default=2e-4)
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--factorization", default="whiten")
-    parser.add_argument("--teacher-steps", type=int, default=300)
+    parser.add_argument("--teacher-steps", type=int, default=300, help="0: the recipe's epochs")
     parser.add_argument("--teacher-batch-size", type=int, default=32)
     parser.add_argument("--teacher-learning-rate", type=float, default=5e-5)
     parser.add_argument("--cache-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None, help="also write the table here")
+    parser.add_argument(
+        "--json", type=Path, default=None, help="write every run's metrics and predictions here"
+    )
+    parser.add_argument(
+        "--only", action="append", default=None, metavar="VARIANT", help="run only these variants"
+    )
+    parser.add_argument(
+        "--point",
+        default=None,
+        metavar="E,S,W",
+        help="P_embd,P_svd,P_weight instead of the balanced point (e.g. a search's winner)",
+    )
+    parser.add_argument("--label", default=None, help="name of the LadaBERT variant in the table")
     args = parser.parse_args(argv)
     if args.seeds < 3:
         parser.error("--seeds must be at least 3 (mean, std and a paired test need them)")
     spec = task_spec_from_args(args)
     task = load_task(spec)
-    ratios = balanced_ratios(args.model, task, args.target)
+    if args.point is not None:
+        try:
+            ratios = Ratios(*(float(v) for v in args.point.split(",")))
+        except (TypeError, ValueError) as error:
+            parser.error(f"--point must be three ratios P_embd,P_svd,P_weight: {error}")
+    else:
+        ratios = balanced_ratios(args.model, task, args.target)
     base = TrainBudget(
         iterations=args.iterations,
         steps=args.steps,
@@ -108,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         factorization=args.factorization,
     )
     teacher = TeacherConfig(
-        steps=args.teacher_steps,
+        steps=args.teacher_steps or None,
         batch_size=args.teacher_batch_size,
         learning_rate=args.teacher_learning_rate,
         max_length=args.max_length,
@@ -120,16 +179,49 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.iterations} x {args.steps} steps, batch {args.batch_size}, lr {args.learning_rate:g}",
         flush=True,
     )
+    singles = (
+        single_method_ratios(args.model, task, args.target, ratios.p_embd)
+        if args.compare == "methods"
+        else None
+    )
+    chosen = variants(args.compare, ratios, base, args.target, singles)
+    if args.label is not None:
+        chosen[0] = dataclasses.replace(chosen[0], name=args.label)
+    order = [v.name for v in chosen]  # the full comparison's order: its first is the reference
+    if args.only:
+        unknown = set(args.only) - {v.name for v in chosen}
+        if unknown:
+            parser.error(
+                f"--only: no variant {sorted(unknown)}; the variants are "
+                + ", ".join(repr(v.name) for v in chosen)
+            )
+        chosen = [v for v in chosen if v.name in args.only]
+    meta = {
+        "compare": args.compare,
+        "target": args.target,
+        "model": args.model,
+        "task": spec.name,
+        "budget": dataclasses.asdict(base),
+        "teacher": dataclasses.asdict(teacher),
+        "device": args.device,
+        "order": order,
+    }
+
+    def save(partial: list[VariantResult]) -> None:
+        if args.json is not None:
+            save_results(args.json, partial, task, meta)
+
     results = run_variants(
-        variants(args.compare, ratios, base, args.target),
+        chosen,
         model=args.model,
         task=spec,
         teacher_config=teacher,
         seeds=range(args.seeds),
         device=args.device,
         cache_dir=args.cache_dir,
+        on_run=save,
     )
-    table = render(results, task)
+    table = render(results, [e.label for e in task.dev], [e.label for e in task.test])
     print(table)
     if args.out is not None:
         args.out.write_text(table + "\n", encoding="utf-8")

@@ -12,8 +12,9 @@ per-iteration dev curve, never as a number.
 
 from __future__ import annotations
 
+import json
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,15 @@ from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.stats import mcnemar_exact, verdict
 from ladasearch.tasks import TaskData, TaskSpec
 
-__all__ = ["Variant", "VariantResult", "majority", "render", "run_variants"]
+__all__ = [
+    "Variant",
+    "VariantResult",
+    "load_results",
+    "majority",
+    "render",
+    "run_variants",
+    "save_results",
+]
 
 CONVERGENCE_MARGIN = 0.01
 """A run "converged" when its mean dev accuracy beats the majority class by more than this."""
@@ -51,9 +60,8 @@ class VariantResult:
         """``key`` of every seed's run."""
         return [float(run[key]) for run in self.runs]
 
-    def correct(self, task: TaskData) -> list[bool]:
+    def correct(self, labels: Sequence[int]) -> list[bool]:
         """Test correctness of every (seed, example), seeds in order."""
-        labels = [e.label for e in task.test]
         return [
             prediction == label
             for run in self.runs
@@ -83,11 +91,17 @@ def run_variants(
     seeds: Sequence[int],
     device: str = "cpu",
     cache_dir: Path | None = None,
+    on_run: Callable[[list[VariantResult]], None] | None = None,
 ) -> list[VariantResult]:
-    """Run every variant with every seed (the teacher is shared: its seed is the config's)."""
-    results = []
+    """Run every variant with every seed (the teacher is shared: its seed is the config's).
+
+    ``on_run`` is called after every run with the results so far (e.g. to save them, so a
+    comparison cut short keeps the runs it finished).
+    """
+    results: list[VariantResult] = []
     for variant in variants:
         result = VariantResult(variant)
+        results.append(result)
         for seed in seeds:
             metrics = compress_job(
                 model=model,
@@ -102,13 +116,14 @@ def run_variants(
                 quiet=True,
                 trainer=variant.trainer,
             )
-            result.runs.append(metrics)
+            result.runs.append({**metrics, "seed": seed})
+            if on_run is not None:
+                on_run(results)
             print(
                 f"  {variant.name}, seed {seed}: dev {metrics['accuracy']:.4f}, test "
                 f"{metrics['test_accuracy']:.4f}, {metrics['timings']['total_s']:.0f} s",
                 flush=True,
             )
-        results.append(result)
     return results
 
 
@@ -117,10 +132,16 @@ def _mean_std(values: list[float]) -> str:
     return f"{100 * statistics.fmean(values):.2f} +- {100 * std:.2f}"
 
 
-def render(results: Sequence[VariantResult], task: TaskData) -> str:
-    """The markdown table (see the module docstring); the first result is the reference."""
-    majority_dev = majority([e.label for e in task.dev])
-    majority_test = majority([e.label for e in task.test])
+def render(
+    results: Sequence[VariantResult], dev_labels: Sequence[int], test_labels: Sequence[int]
+) -> str:
+    """The markdown table (see the module docstring); the first result is the reference.
+
+    ``dev_labels`` / ``test_labels`` are the task's gold labels, in the order of every run's
+    ``dev_predictions`` / ``test_predictions``.
+    """
+    majority_dev = majority(list(dev_labels))
+    majority_test = majority(list(test_labels))
     reference = results[0]
     seeds = len(reference.runs)
     lines = [
@@ -132,7 +153,7 @@ def render(results: Sequence[VariantResult], task: TaskData) -> str:
         "| vs reference | p |",
         "|---|---|---|---|---|---|---|",
     ]
-    reference_correct = reference.correct(task)
+    reference_correct = reference.correct(test_labels)
     for result in results:
         ratio = statistics.fmean(1 / r for r in result.values("ratio"))
         dev = result.values("accuracy")
@@ -147,7 +168,7 @@ def render(results: Sequence[VariantResult], task: TaskData) -> str:
         if result is reference:
             comparison, p_text = "reference", "-"
         else:
-            p_value = mcnemar_exact(result.correct(task), reference_correct)
+            p_value = mcnemar_exact(result.correct(test_labels), reference_correct)
             mine, theirs = (
                 statistics.fmean(test),
                 statistics.fmean(reference.values("test_accuracy")),
@@ -158,3 +179,53 @@ def render(results: Sequence[VariantResult], task: TaskData) -> str:
             f"| {100 * majority_test:.2f} | {comparison} | {p_text} |"
         )
     return "\n".join(lines)
+
+
+KEPT_KEYS = (
+    "accuracy",
+    "test_accuracy",
+    "ratio",
+    "teacher_accuracy",
+    "teacher_test_accuracy",
+    "dev_predictions",
+    "test_predictions",
+    "history",
+    "timings",
+    "seed",
+)
+"""The metrics of a run that a results file keeps (enough to render and to re-test)."""
+
+
+def save_results(
+    path: Path, results: Sequence[VariantResult], task: TaskData, meta: dict[str, Any]
+) -> None:
+    """Write ``results`` as JSON: every run's kept metrics, the gold labels and ``meta``."""
+    document = {
+        "meta": meta,
+        "dev_labels": [e.label for e in task.dev],
+        "test_labels": [e.label for e in task.test],
+        "variants": [
+            {
+                "name": result.variant.name,
+                "ratios": result.variant.ratios.to_dict(),
+                "runs": [{k: run[k] for k in KEPT_KEYS if k in run} for run in result.runs],
+            }
+            for result in results
+        ],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document), encoding="utf-8")
+
+
+def load_results(path: Path) -> tuple[list[VariantResult], list[int], list[int], dict[str, Any]]:
+    """Read a file :func:`save_results` wrote: (results, dev labels, test labels, meta).
+
+    The variants come back with their name and ratios; their budget is not stored (``meta``
+    says what it was).
+    """
+    document = json.loads(path.read_text(encoding="utf-8"))
+    results = []
+    for entry in document["variants"]:
+        variant = Variant(entry["name"], Ratios(**entry["ratios"]), TrainBudget())
+        results.append(VariantResult(variant, list(entry["runs"])))
+    return results, document["dev_labels"], document["test_labels"], document["meta"]

@@ -42,6 +42,7 @@ __all__ = [
     "predict_params",
     "predicted_ratio",
     "smallest_reachable_ratio",
+    "solve_p_svd",
     "solve_p_weight",
 ]
 
@@ -368,3 +369,18 @@ def solve_p_weight(
             f"p_weight in (0, 1]: they reach ratios in {reach}"
         )
     return best
+
+
+def solve_p_svd(groups: ParameterGroups, target: float, p_embd: float) -> float:
+    """The ``P_svd`` with ``P_weight = 1`` (factorization only) whose rounded count is the largest
+    at or below ``target * total`` (bisection on ``predict_params``)."""
+    _check_target(groups, target)
+    goal = target * groups.total
+    low, high = 1e-6, 1.0
+    for _ in range(60):
+        mid = (low + high) / 2
+        if predict_params(groups, Ratios(p_embd, mid, 1.0)) > goal:
+            high = mid
+        else:
+            low = mid
+    return low
