@@ -23,6 +23,7 @@ from benchmarks.pair_report import majority_line, pair_section
 from benchmarks.profiles import Profile
 from benchmarks.quality import PAPER_TEACHER_SST2, VARIANTS, QualityRow
 from benchmarks.runs import ratio_label
+from benchmarks.seeded_report import seeded_section
 
 __all__ = ["Report", "Sources", "render", "write_figures"]
 
@@ -417,7 +418,8 @@ def render(report: Report, command: str) -> str:
         "",
         *_engine_line(report),
     ]
-    parts = [_quality(report), _curves(report), _efficiency(report), _costs(report)]
+    parts = [seeded_section()] if profile.headline else []
+    parts += [_quality(report), _curves(report), _efficiency(report), _costs(report)]
     parts.append(latency_lines(report.latency))
     parts += [pair_section()] if profile.headline else []
     body = [line for part in parts for line in [*part, ""]]

@@ -60,13 +60,18 @@ class VariantResult:
         """``key`` of every seed's run."""
         return [float(run[key]) for run in self.runs]
 
-    def correct(self, labels: Sequence[int]) -> list[bool]:
-        """Test correctness of every (seed, example), seeds in order."""
+    def correct(self, labels: Sequence[int], seeds: Sequence[int] | None = None) -> list[bool]:
+        """Test correctness of every (seed, example), seeds in order (only ``seeds`` if given)."""
         return [
             prediction == label
             for run in self.runs
+            if seeds is None or run.get("seed") in seeds
             for prediction, label in zip(run["test_predictions"], labels, strict=True)
         ]
+
+    def seeds(self) -> list[int]:
+        """The seeds this variant ran (in run order)."""
+        return [int(run.get("seed", i)) for i, run in enumerate(self.runs)]
 
     def curve(self) -> list[float]:
         """Mean dev accuracy after each iteration (over seeds)."""
@@ -153,14 +158,20 @@ def render(
         "| vs reference | p |",
         "|---|---|---|---|---|---|---|",
     ]
-    reference_correct = reference.correct(test_labels)
     for result in results:
-        ratio = statistics.fmean(1 / r for r in result.values("ratio"))
         dev = result.values("accuracy")
+        if not dev:
+            continue
+        ratio = statistics.fmean(1 / r for r in result.values("ratio"))
+        name = (
+            f"{result.variant.name} ({len(dev)} seeds)"
+            if len(dev) != seeds
+            else result.variant.name
+        )
         if statistics.fmean(dev) <= majority_dev + CONVERGENCE_MARGIN:
             curve = ", ".join(f"{100 * a:.1f}" for a in result.curve())
             lines.append(
-                f"| {result.variant.name} | {ratio:.2f}x | did not converge (dev curve: {curve}) "
+                f"| {name} | {ratio:.2f}x | did not converge (dev curve: {curve}) "
                 f"| did not converge | {100 * majority_test:.2f} | - | - |"
             )
             continue
@@ -168,14 +179,17 @@ def render(
         if result is reference:
             comparison, p_text = "reference", "-"
         else:
-            p_value = mcnemar_exact(result.correct(test_labels), reference_correct)
+            shared = sorted(set(result.seeds()) & set(reference.seeds()))
+            p_value = mcnemar_exact(
+                result.correct(test_labels, shared), reference.correct(test_labels, shared)
+            )
             mine, theirs = (
-                statistics.fmean(test),
-                statistics.fmean(reference.values("test_accuracy")),
+                statistics.fmean(sum(result.correct(test_labels, shared), 0) for _ in (0,)),
+                statistics.fmean(sum(reference.correct(test_labels, shared), 0) for _ in (0,)),
             )
             comparison, p_text = verdict(mine, theirs, p_value), f"{p_value:.3g}"
         lines.append(
-            f"| {result.variant.name} | {ratio:.2f}x | {_mean_std(dev)} | {_mean_std(test)} "
+            f"| {name} | {ratio:.2f}x | {_mean_std(dev)} | {_mean_std(test)} "
             f"| {100 * majority_test:.2f} | {comparison} | {p_text} |"
         )
     return "\n".join(lines)
