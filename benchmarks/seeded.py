@@ -163,8 +163,9 @@ def render(
         if not dev:
             continue
         ratio = statistics.fmean(1 / r for r in result.values("ratio"))
+        plural = "" if len(dev) == 1 else "s"
         name = (
-            f"{result.variant.name} ({len(dev)} seeds)"
+            f"{result.variant.name} ({len(dev)} seed{plural})"
             if len(dev) != seeds
             else result.variant.name
         )
