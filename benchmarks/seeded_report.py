@@ -75,6 +75,26 @@ def _summary(methods: list[Comparison]) -> list[str]:
     return [*lines, "", *sentences]
 
 
+def _timing_line(comparisons: list[Comparison]) -> list[str]:
+    timings = [
+        run["timings"]
+        for comparison in comparisons
+        for result in comparison.results.values()
+        for run in result.runs
+        if "timings" in run and run["timings"].get("compress_s", 0) > 0  # LadaBERT's loop only
+    ]
+    if not timings:
+        return []
+    shares = sorted(t["evaluation_share"] for t in timings)
+    walls = sorted(t["total_s"] for t in timings)
+    return [
+        f"Cost of a run in this batch ({len(timings)} compress-distill runs, 12 sharing the GPU): "
+        f"median wall {statistics.median(walls):.1f} s, of which evaluation (dev after each "
+        f"iteration, test once) {100 * statistics.median(shares):.1f}% (max "
+        f"{100 * shares[-1]:.1f}%), from the runs' JSON `timings`."
+    ]
+
+
 def _table(comparison: Comparison) -> list[str]:
     return [
         f"{comparison.title()}",
@@ -123,6 +143,8 @@ def seeded_section(folder: Path = RESULTS) -> list[str]:
         "selected on test.",
         "",
         *_summary(methods),
+        "",
+        *_timing_line(comparisons),
         "",
     ]
     for comparison in sorted(methods, key=lambda c: c.meta["target"]):
