@@ -2,7 +2,7 @@
 
     python -m benchmarks.pair_tasks --out DIR [--seed 0] [--size 5500]
 
-Three binary pair tasks, each split by film (train 80 % / dev 10 % / test 10 % of the films, by
+Six binary pair tasks, each split by film (train 80 % / dev 10 % / test 10 % of the films, by
 a salted hash of the film name, so no film is in two splits), each written as
 ``DIR/<task>_{train,dev,test}.csv`` with columns ``text, text_pair, label``:
 
@@ -13,6 +13,8 @@ a salted hash of the film name, so no film is in two splits), each written as
   long (median 85 words), so at ``--max-length 64`` they are truncated: a test of pair truncation.
 - ``continuation``: the first half of a review and a second half; ``next`` when it is the same
   review's, else ``other`` (a second half of a review of another film; 35.5 % next).
+- ``negation``, ``claim``, ``paraphrase``: relation tasks that are learnable from 4,400 pairs
+  (35.5 % the minority label); see :mod:`benchmarks.pair_nli`.
 
 Use one with the CLI as ``--task csv:DIR/film_train.csv --dev-path DIR/film_dev.csv
 --text-column text --text-pair-column text_pair --label-column label``; :func:`load_pair_task`
@@ -32,17 +34,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.pair_nli import BUILDERS, NLI_LABELS, NLI_TASKS
 from ladasearch.tasks import Example, TaskData
 from ladasearch.tasks._base import fingerprint_task
 from ladasearch.tasks.rt import rt_data_path
 
 __all__ = ["PAIR_TASKS", "build_pair_tasks", "load_pair_task", "main", "write_pair_tasks"]
 
-PAIR_TASKS = ("polarity", "film", "continuation")
+# the first three are (nearly) unlearnable from 4,400 pairs; the last three are learnable
+PAIR_TASKS = ("polarity", "film", "continuation", *NLI_TASKS)
 LABELS = {
     "polarity": ("different", "same"),
     "film": ("other", "match"),
     "continuation": ("other", "next"),
+    **NLI_LABELS,
 }
 POSITIVE_RATE = 0.355  # film and continuation: the majority class is 64.5 %, as in issue 17
 SPLITS = ("train", "dev", "test")
@@ -132,9 +137,11 @@ def _continuation(
 
 
 def build_pair_tasks(
-    seed: int = 0, size: int = 5500, path: Path | None = None
+    seed: int = 0, size: int = 5500, path: Path | None = None, only: Sequence[str] = PAIR_TASKS
 ) -> dict[str, dict[str, list[tuple[str, str, str]]]]:
-    """``{task: {split: [(text, text_pair, label), ...]}}``; ``size`` rows per task (80/10/10)."""
+    """``{task: {split: [(text, text_pair, label), ...]}}``; ``size`` rows per task (80/10/10).
+
+    ``only`` picks tasks; each task's rows do not depend on which others are built."""
     reviews, plots = _read_corpus(path or rt_data_path())
     by_split: dict[str, list[_Review]] = defaultdict(list)
     for review in reviews:
@@ -142,6 +149,8 @@ def build_pair_tasks(
     counts = {"train": size - 2 * (size // 10), "dev": size // 10, "test": size // 10}
     tasks: dict[str, dict[str, list[tuple[str, str, str]]]] = {}
     for offset, task in enumerate(PAIR_TASKS):
+        if task not in only:
+            continue
         tasks[task] = {}
         for index, split in enumerate(SPLITS):
             rng = random.Random(f"{seed}:{task}:{split}:{offset}:{index}")
@@ -150,8 +159,10 @@ def build_pair_tasks(
                 tasks[task][split] = _polarity(pool, n, rng)
             elif task == "film":
                 tasks[task][split] = _film(pool, plots, n, rng)
-            else:
+            elif task == "continuation":
                 tasks[task][split] = _continuation(pool, n, rng)
+            else:
+                tasks[task][split] = BUILDERS[task](pool, n, rng)
     return tasks
 
 

@@ -45,6 +45,10 @@ RECIPES: dict[str, TeacherConfig] = {
     "epochs_lr": TeacherConfig(learning_rate=1e-4, max_length=MAX_LENGTH),
     # much longer: at least 1000 steps (7.3 epochs of 4,400 pairs), lr 1e-4, best of 5 checks
     "long": TeacherConfig(learning_rate=1e-4, min_steps=1000, evaluations=5, max_length=MAX_LENGTH),
+    # the default with a class-balanced loss (issue 17: off the majority plateau sooner?)
+    "balanced": TeacherConfig(balance_classes=True, max_length=MAX_LENGTH),
+    # the same at twice the learning rate (compress's teacher lr before issue 17)
+    "balanced_lr": TeacherConfig(balance_classes=True, learning_rate=1e-4, max_length=MAX_LENGTH),
 }
 # factor -> (P_embd, P_svd, P_weight) found on rt by the cpu profile's search (BENCHMARKS.md 1)
 BENCH_RATIOS = {

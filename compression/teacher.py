@@ -64,6 +64,10 @@ class TeacherConfig:
     min_steps: int = 300  # tiny sets still get the old fixed budget
     max_steps: int = 5000
     evaluations: int = 3  # dev checks during training; the best one's weights are kept
+    # weight each class's cross-entropy by n / (classes * n_class) of the training split, so the
+    # minority class pulls as hard as the majority (an imbalanced pair task leaves the majority
+    # plateau sooner); False is the plain mean cross-entropy
+    balance_classes: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -108,7 +112,8 @@ class TeacherConfig:
             f"{steps} steps" if self.steps is not None else f"{steps} steps ({epochs:.3g} epochs)"
         )
         checks = f", best of {self.evaluations} dev checks" if self.evaluations > 1 else ""
-        return f"{span}, batch {self.batch_size}, lr {self.learning_rate:g}{checks}"
+        balance = ", class-balanced loss" if self.balance_classes else ""
+        return f"{span}, batch {self.batch_size}, lr {self.learning_rate:g}{checks}{balance}"
 
 
 @dataclass
@@ -153,12 +158,15 @@ def cache_root(cache_dir: Path | None = None) -> Path:
 
 
 def _key_inputs(model_spec: str, task: TaskData, config: TeacherConfig) -> dict[str, Any]:
+    fields = dataclasses.asdict(config)
+    if not config.balance_classes:  # added later: off keeps the keys of teachers cached before
+        del fields["balance_classes"]
     return {
         "recipe": _RECIPE_VERSION,
         "model": model_fingerprint(model_spec),
         "task": task.fingerprint,
         "seed": config.seed,
-        "config": dataclasses.asdict(config),
+        "config": fields,
     }
 
 

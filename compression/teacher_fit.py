@@ -1,15 +1,16 @@
 """The teacher's fine-tuning loop: AdamW, linear warm-up / decay, best dev checkpoint kept.
 
 Separated from :mod:`ladasearch.compression.teacher` (which owns the config and the cache) so the
-recipe reads in one place: ``steps`` AdamW steps of cross-entropy on the training split (the
-config turns epochs into steps), the dev split scored ``evaluations`` times at evenly spaced
+recipe reads in one place: ``steps`` AdamW steps of cross-entropy on the training split (each
+class weighted by :func:`class_weights` when ``balance_classes``; the config turns epochs into
+steps), the dev split scored ``evaluations`` times at evenly spaced
 steps (the last at the end), and the weights of the best-scoring check restored at the end. With
 one evaluation this is the plain "last checkpoint" recipe.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,7 @@ from ladasearch.tasks import TaskData, encode, make_loader
 if TYPE_CHECKING:
     from ladasearch.compression.teacher import TeacherConfig
 
-__all__ = ["FitResult", "check_steps", "fine_tune"]
+__all__ = ["FitResult", "check_steps", "class_weights", "fine_tune"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,17 @@ def _linear_schedule(
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def class_weights(labels: Sequence[int], classes: int) -> torch.Tensor:
+    """``n / (k * n_c)`` per class ``c`` of ``labels`` (shape ``(classes,)``), ``k`` the number
+    of classes present: the mean weight over the examples is 1, and every class contributes the
+    same total to the loss. An absent class gets weight 0 (it has no examples to weigh)."""
+    counts = torch.bincount(torch.tensor(list(labels), dtype=torch.long), minlength=classes)
+    counts = counts.to(torch.float32)  # (classes,)
+    present = int((counts > 0).sum())
+    weights = len(labels) / (max(1, present) * counts.clamp(min=1.0))
+    return torch.where(counts > 0, weights, torch.zeros_like(weights))
+
+
 def check_steps(steps: int, evaluations: int) -> list[int]:
     """The 1-based steps after which dev is scored: ``evaluations`` evenly spaced, last = ``steps``."""
     count = max(1, min(evaluations, steps))
@@ -96,6 +108,10 @@ def fine_tune(
     dev = make_loader(
         encode(task.dev, tokenizer, config.max_length), config.batch_size * 2, shuffle=False
     )
+    weight = None
+    if config.balance_classes:
+        train_labels = [e.label for e in task.train]
+        weight = class_weights(train_labels, len(task.label_names)).to(device)  # (num_labels,)
     optimizer = _optimizer(model, config)
     schedule = _linear_schedule(optimizer, steps, config.warmup_ratio)
     batches = _cycle(loader)
@@ -109,7 +125,7 @@ def fine_tune(
         batch = {k: v.to(device) for k, v in next(batches).items()}
         labels = batch.pop("labels")  # (batch,)
         logits = model(**batch).logits  # (batch, num_labels)
-        loss = F.cross_entropy(logits.float(), labels)
+        loss = F.cross_entropy(logits.float(), labels, weight=weight)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()

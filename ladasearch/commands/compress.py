@@ -113,6 +113,11 @@ def register(subparsers: Any) -> None:
         "--teacher-epochs", type=float, default=3.0, help="fine-tuning epochs (default 3)"
     )
     teacher.add_argument("--teacher-learning-rate", type=float, default=1e-4, help="(default 1e-4)")
+    teacher.add_argument(
+        "--teacher-balance-classes",
+        action="store_true",
+        help="weight the fine-tuning loss so every class counts alike (imbalanced tasks)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--device", default="auto", help="auto (CUDA when visible), cpu, cuda or cuda:N"
@@ -183,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
         learning_rate=args.teacher_learning_rate,
         max_length=args.max_length,
         seed=args.seed,
+        balance_classes=args.teacher_balance_classes,
     )
     if args.out is not None and args.out.exists() and any(args.out.iterdir()):
         raise LadaError(f"--out {args.out} is not empty; choose another folder")

@@ -1,0 +1,154 @@
+"""Issue 17: the learnable pair tasks and the class-balanced teacher loss."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import random
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from benchmarks.pair_learnable import fit_and_score
+from benchmarks.pair_nli import (
+    MINORITY_RATE,
+    NEGATIVE_CLAIMS,
+    NLI_LABELS,
+    NLI_TASKS,
+    POSITIVE_CLAIMS,
+    negate,
+)
+from benchmarks.pair_tasks import build_pair_tasks
+from ladasearch.compression.evaluate import predict_logits
+from ladasearch.compression.teacher import TeacherConfig, _key_inputs, teacher_key
+from ladasearch.compression.teacher_fit import class_weights, fine_tune
+from ladasearch.models import load_classifier
+from ladasearch.tasks import Example, TaskSpec, encode, load_task, make_loader
+from ladasearch.testing import FILLER
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def nli_tasks() -> dict[str, dict[str, list[tuple[str, str, str]]]]:
+    return build_pair_tasks(seed=0, size=2000, only=NLI_TASKS)
+
+
+def test_relation_tasks_are_deterministic_and_keep_the_issues_label_mix(
+    nli_tasks: dict[str, dict[str, list[tuple[str, str, str]]]],
+) -> None:
+    assert build_pair_tasks(seed=0, size=2000, only=("claim",))["claim"] == nli_tasks["claim"]
+    assert build_pair_tasks(seed=1, size=2000, only=("claim",))["claim"] != nli_tasks["claim"]
+    for task, splits in nli_tasks.items():
+        assert [len(splits[s]) for s in ("train", "dev", "test")] == [1600, 200, 200]
+        minority = NLI_LABELS[task][1]
+        share = Counter(row[2] for row in splits["train"])[minority] / 1600
+        assert abs(share - MINORITY_RATE) < 0.04, (task, share)  # 3.3 standard errors
+        texts = {split: {row[0] for row in rows} for split, rows in splits.items()}
+        assert not texts["train"] & texts["test"], task  # split by film: no review in both
+
+
+def test_every_relation_needs_both_segments(
+    nli_tasks: dict[str, dict[str, list[tuple[str, str, str]]]],
+) -> None:
+    def negators(text: str) -> int:
+        return sum(re.sub(r"\W", "", w.lower()) in ("not", "never") for w in text.split())
+
+    for premise, hypothesis, label in nli_tasks["negation"]["train"]:
+        assert len(hypothesis.split()) <= len(premise.split())  # deletions (and one "not")
+        assert (label == "contradiction") == (negators(hypothesis) != negators(premise))
+    claims = set(POSITIVE_CLAIMS) | set(NEGATIVE_CLAIMS)
+    assert {row[1] for row in nli_tasks["claim"]["train"]} == claims  # every claim is used
+    for _review, claim, label in nli_tasks["claim"]["train"][:50]:
+        assert claim in claims and label in NLI_LABELS["claim"]
+    same = [row for row in nli_tasks["paraphrase"]["train"] if row[2] == "same"]
+    assert all(set(b.split()) <= set(a.split()) for a, b, _ in same)
+
+
+def test_negate_inserts_or_removes_one_negation() -> None:
+    rng = random.Random(0)
+    assert negate(["the", "plot", "is", "thin"], rng) == ["the", "plot", "is", "not", "thin"]
+    assert negate(["it", "never", "works"], rng) == ["it", "works"]
+    assert negate(["sunny", "and", "bright"], rng) is None  # nowhere to negate
+
+
+def test_word_feature_baseline_learns_a_word_relation_and_not_noise() -> None:
+    rng = random.Random(0)
+
+    def rows(n: int, noise: bool) -> list[Example]:
+        out = []
+        for _ in range(n):
+            first = " ".join(rng.choice(FILLER) for _ in range(6))
+            label = int(rng.random() < 0.35)
+            second = first + (" not" if (label if not noise else rng.random() < 0.35) else "")
+            out.append(Example(first, second, label))
+        return out
+
+    learned = fit_and_score(rows(400, False), rows(100, False), rows(200, False))["test"]
+    assert learned["significant"] and learned["accuracy"] > 0.95
+    noise = fit_and_score(rows(400, True), rows(100, True), rows(200, True))["test"]
+    assert not noise["significant"]
+
+
+def test_class_weights_make_every_class_count_alike() -> None:
+    labels = [0, 0, 0, 1]
+    assert class_weights(labels, 2).tolist() == pytest.approx([4 / 6, 2.0])
+    assert class_weights([0, 1, 0, 1], 2).tolist() == pytest.approx([1.0, 1.0])
+    assert class_weights([0, 0], 3).tolist() == pytest.approx([1.0, 0.0, 0.0])
+    # the weighted mean cross-entropy is the mean over classes of each class's mean loss
+    torch.manual_seed(0)
+    logits, targets = torch.randn(10, 2), torch.tensor([0] * 8 + [1] * 2)  # (10, 2), (10,)
+    losses = F.cross_entropy(logits, targets, reduction="none")
+    balanced = (losses[:8].mean() + losses[8:].mean()) / 2
+    weighted = F.cross_entropy(logits, targets, weight=class_weights(targets.tolist(), 2))
+    assert weighted.item() == pytest.approx(balanced.item(), rel=1e-6)
+    assert weighted.item() != pytest.approx(losses.mean().item(), rel=1e-3)
+
+
+def test_balance_option_is_in_the_key_only_when_on(skewed_noise: Path) -> None:
+    task = load_task(TaskSpec(f"csv:{skewed_noise}"))
+    plain, balanced = TeacherConfig(), TeacherConfig(balance_classes=True)
+    assert teacher_key("m", task, plain) != teacher_key("m", task, balanced)
+    # off: the key of a teacher cached before the option existed
+    assert "balance_classes" not in _key_inputs("m", task, plain)["config"]
+    assert "class-balanced" in balanced.describe(1000) and "balanced" not in plain.describe(1000)
+
+
+@pytest.fixture(scope="module")
+def skewed_noise(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Text unrelated to the label, 85 % ``no``: only the loss's class weights move the
+    predictions off the majority class."""
+    rng = random.Random(3)
+    path = tmp_path_factory.mktemp("skew") / "skew.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        for _ in range(300):
+            label = "yes" if rng.random() < 0.15 else "no"
+            writer.writerow([" ".join(rng.choice(FILLER) for _ in range(5)), label])
+    return path
+
+
+def test_balanced_loss_moves_the_teacher_off_the_majority_class(
+    tiny_model_dir: Path, skewed_noise: Path
+) -> None:
+    task = load_task(TaskSpec(f"csv:{skewed_noise}"))
+    shares = {}
+    for balance in (False, True):
+        torch.manual_seed(0)
+        model, tokenizer = load_classifier(str(tiny_model_dir), task.label_names)
+        config = dataclasses.replace(
+            TeacherConfig(steps=60, learning_rate=2e-3, max_length=16, evaluations=1),
+            balance_classes=balance,
+        )
+        fine_tune(model, tokenizer, task, config, CPU, quiet=True)
+        loader = make_loader(encode(task.dev, tokenizer, 16), 64, shuffle=False)
+        predictions = predict_logits(model, loader, CPU).argmax(-1)  # (n,)
+        majority = Counter(e.label for e in task.train).most_common(1)[0][0]
+        shares[balance] = (predictions != majority).float().mean().item()
+    assert shares[False] < 0.1  # plain cross-entropy: (almost) always the majority class
+    assert shares[True] > 0.25  # balanced: the minority class is predicted often
