@@ -11,11 +11,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from benchmarks.pair_tables import learnable_table, recipe_comparison, retention_table
 from benchmarks.pair_teacher import bench_table, teacher_table
 
-__all__ = ["majority_line", "pair_section"]
+__all__ = ["majority_line", "pair_section", "relation_section"]
 
 PAIR_RESULTS = Path(__file__).resolve().parent / "results" / "pair"
+RELATION = "relation"  # the learnable relation tasks' runs (issue 17, CPU), under PAIR_RESULTS
 
 
 def majority_line(task: str, text_column: str | None, label_column: str | None) -> str:
@@ -42,7 +44,7 @@ def _read(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def _reading(teachers: list[dict[str, Any]]) -> list[str]:
+def _verdicts(teachers: list[dict[str, Any]]) -> list[str]:
     """Per task: the recipes whose teacher beat the majority class (p < 0.05) in every seed."""
     runs: dict[str, dict[str, list[bool]]] = {}
     for row in teachers:
@@ -57,6 +59,12 @@ def _reading(teachers: list[dict[str, Any]]) -> list[str]:
             + (", ".join(f"`{r}`" for r in good) if good else "no recipe tried")
             + "."
         )
+    return lines
+
+
+def _reading(teachers: list[dict[str, Any]]) -> list[str]:
+    """The verdicts, and where the reasons are."""
+    lines = _verdicts(teachers)
     return [
         *lines,
         "",
@@ -66,11 +74,66 @@ def _reading(teachers: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def pair_section(folder: Path = PAIR_RESULTS) -> list[str]:
-    """Section 5 of BENCHMARKS.md, or no lines when the pair results are not there."""
+def relation_section(folder: Path) -> list[str]:
+    """The learnable relation tasks: learnability, teachers, recipes compared, retention."""
+    learnable = _read(folder / "learnable.jsonl")
     teachers, bench = _read(folder / "teachers.jsonl"), _read(folder / "bench.jsonl")
-    if not teachers and not bench:
+    if not (learnable or teachers or bench):
         return []
+    devices = sorted({str(r.get("device", "cpu")) for r in teachers + bench})
+    lines = [
+        "### Relation tasks: learnable pairs, the teacher recipe, retention",
+        "",
+        "`python -m benchmarks.pair_tasks --out DIR` also writes three tasks whose label is a "
+        "relation between the two segments, with the issue's mix (35.5 % the minority label; "
+        "4,400 / 550 / 550 pairs, split by film): `negation` (a review and a copy with 1-2 words "
+        "deleted, or also negated: entailment / contradiction), `claim` (a review and one of 16 "
+        "claims about its polarity: agree / disagree), `paraphrase` (a review and a noisy copy "
+        "of it or of another review of the same film). Before any teacher, a word-feature "
+        "logistic regression (words of each segment, shared and one-sided words, every "
+        "cross-segment word pair; L2 chosen on dev) says whether the training split can teach "
+        "the label at all (`python -m benchmarks.pair_learnable --data DIR`):",
+        "",
+        *learnable_table(learnable),
+        "",
+    ]
+    if teachers:
+        lines += [
+            "Teachers (`minilm`, max length 64, the default recipe `epochs` = 3 epochs, lr "
+            "5e-5, best of 3 dev checks; `balanced` = the same with the class-balanced loss, "
+            "`--teacher-balance-classes`), each against the majority class on its 550 test "
+            "pairs (one-sided exact McNemar), on "
+            f"{', '.join(devices)} (2 shared cores, one thread):",
+            "",
+            *teacher_table(teachers),
+            "",
+            *_verdicts(teachers),
+            "",
+            "Recipes against the default on the same test pairs:",
+            "",
+            *recipe_comparison(teachers),
+            "",
+        ]
+    if bench:
+        first = bench[0]
+        lines += [
+            f"Retention on `{first['task']}` (teacher recipe `{first.get('teacher_recipe')}`, "
+            f"its seed 0) at the ratios the search found on rt (section 1), {first['budget']} "
+            "(the cpu profile's per-trial budget is 2 x 100), on "
+            f"{first['device']}; the majority class beside teacher and student:",
+            "",
+            *retention_table(bench),
+            "",
+        ]
+    return lines
+
+
+def pair_section(folder: Path = PAIR_RESULTS) -> list[str]:
+    """Section 6 of BENCHMARKS.md, or no lines when the pair results are not there."""
+    teachers, bench = _read(folder / "teachers.jsonl"), _read(folder / "bench.jsonl")
+    relation = relation_section(folder / RELATION)
+    if not teachers and not bench:
+        return ["## 6. Sentence-pair tasks", "", *relation] if relation else []
     devices = sorted({str(r.get("device", "?")) for r in teachers + bench})
     lines = [
         "## 6. Sentence-pair tasks",
@@ -102,7 +165,7 @@ def pair_section(folder: Path = PAIR_RESULTS) -> list[str]:
             *bench_table(bench),
             "",
         ]
-    else:
+    elif not relation:
         lines += [
             "No retention runs of a pair task are stored yet: the device run measured the "
             "teachers first and its time ran out before the compression runs; on this 2-core "
@@ -112,4 +175,4 @@ def pair_section(folder: Path = PAIR_RESULTS) -> list[str]:
             "shows them.",
             "",
         ]
-    return lines
+    return lines + relation

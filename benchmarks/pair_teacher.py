@@ -75,7 +75,9 @@ def _shrink(task: Any, tiny: bool) -> Any:
 def _teacher_job(args: dict[str, Any]) -> dict[str, Any]:
     import torch
 
+    from ladasearch.compression.evaluate import predict_logits
     from ladasearch.compression.teacher import get_teacher
+    from ladasearch.tasks import encode, make_loader
 
     torch.set_num_threads(1)
     task = _shrink(_task(Path(args["data"]), args["task"]), args["tiny"])
@@ -87,9 +89,11 @@ def _teacher_job(args: dict[str, Any]) -> dict[str, Any]:
         config,
         device=torch.device(args["device"]),
         cache_dir=Path(args["cache"]),
-        quiet=True,
+        quiet=not args.get("progress", False),
     )
     meta = json.loads((teacher.path / "teacher.json").read_text(encoding="utf-8"))
+    loader = make_loader(encode(task.test, teacher.tokenizer, config.max_length), 64, shuffle=False)
+    predictions = predict_logits(teacher.model, loader, teacher.model.device).argmax(-1)  # (n,)
     assert teacher.majority_test is not None and teacher.majority_dev is not None
     return {
         "task": args["task"],
@@ -103,6 +107,8 @@ def _teacher_job(args: dict[str, Any]) -> dict[str, Any]:
         "dev": teacher.majority_dev.to_dict(),
         "seconds": round(time.perf_counter() - started, 1),
         "train": len(task.train),
+        "test_predictions": predictions.tolist(),  # for paired tests between recipes
+        "test_labels": [e.label for e in task.test],
     }
 
 
@@ -148,7 +154,12 @@ def _bench_job(args: dict[str, Any]) -> dict[str, Any]:
         "ratios": BENCH_RATIOS[args["factor"]],
         "measured_ratio": result.history[-1].ratio,
         "test_accuracy": test,
+        "dev_accuracy": result.history[-1].accuracy,
         "teacher_test_accuracy": teacher.test_metrics["accuracy"],
+        "teacher_dev_accuracy": teacher.dev_metrics["accuracy"],
+        "majority_dev_accuracy": teacher.majority_dev.majority_accuracy
+        if teacher.majority_dev is not None
+        else None,
         "majority_test_accuracy": check.majority_accuracy,
         "teacher_majority_p": check.p_value,
         "retained": test / teacher.test_metrics["accuracy"],
@@ -175,7 +186,8 @@ def _run(jobs: list[tuple[Any, dict[str, Any], Path]], workers: int) -> list[dic
             results.append(row)
             with out.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(row) + "\n")
-            print(json.dumps({k: v for k, v in row.items() if k != "dev_checks"}), flush=True)
+            shown = {k: v for k, v in row.items() if k not in ("dev_checks", "test_predictions", "test_labels")}
+            print(json.dumps(shown), flush=True)
     return results
 
 
@@ -249,16 +261,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--cache", type=Path, default=None, help="teacher cache (default OUT/cache)"
     )
     parser.add_argument("--tiny", action="store_true", help="a few examples and steps (dry run)")
+    parser.add_argument("--progress", action="store_true", help="show the teachers' step bars")
     parser.add_argument("--tables-only", action="store_true")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     cache = args.cache or args.out / "cache"
     common = {"data": str(args.data), "model": args.model, "device": args.device}
-    common |= {"cache": str(cache), "tiny": args.tiny}
+    common |= {"cache": str(cache), "tiny": args.tiny, "progress": args.progress}
     if not args.tables_only:
         jobs = [
             {**common, "task": t, "recipe": r, "config": RECIPES[r], "seed": s}
-            for r in ("epochs", *[r for r in args.recipes if r != "epochs"])
+            for r in args.recipes
             for s in args.seeds
             for t in args.tasks
         ]

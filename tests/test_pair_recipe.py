@@ -152,3 +152,36 @@ def test_balanced_loss_moves_the_teacher_off_the_majority_class(
         shares[balance] = (predictions != majority).float().mean().item()
     assert shares[False] < 0.1  # plain cross-entropy: (almost) always the majority class
     assert shares[True] > 0.25  # balanced: the minority class is predicted often
+
+
+def test_relation_section_compares_recipes_on_the_same_pairs(tmp_path: Path) -> None:
+    import json
+
+    from benchmarks.pair_report import pair_section
+
+    labels = [0] * 6 + [1] * 4
+    check = {"accuracy": 0.9, "majority_accuracy": 0.6, "p_value": 0.01}
+
+    def teacher(recipe: str, seed: int, predictions: list[int]) -> dict[str, object]:
+        return {
+            "task": "claim", "recipe": recipe, "seed": seed, "steps": 414, "test": check,
+            "test_predictions": predictions, "test_labels": labels, "device": "cpu",
+        }  # fmt: skip
+
+    rows = [teacher("epochs", s, [0] * 10) for s in (0, 1, 2)]
+    rows += [teacher("balanced", s, labels) for s in (0, 1, 2)]  # right on 4 more, 3 seeds
+    folder = tmp_path / "relation"
+    folder.mkdir()
+    (folder / "teachers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    bench = {
+        "task": "claim", "factor": 5.0, "seed": 0, "measured_ratio": 0.2, "test_accuracy": 0.8,
+        "dev_accuracy": 0.82, "teacher_test_accuracy": 0.9, "teacher_dev_accuracy": 0.91,
+        "majority_test_accuracy": 0.6, "majority_dev_accuracy": 0.62, "retained": 0.8 / 0.9,
+        "budget": "2 iterations x 50 steps", "device": "cpu", "teacher_recipe": "epochs",
+    }  # fmt: skip
+    (folder / "bench.jsonl").write_text(json.dumps(bench) + "\n")
+    text = "\n".join(pair_section(tmp_path))
+    assert text.startswith("## 6. Sentence-pair tasks")
+    # 12 discordant pairs, all for `balanced`: p = 2 / 2^12
+    assert "| claim | balanced | 3 | 90.0 | 90.0 | 12 | 0 | 0.00049 | better |" in text
+    assert "| claim | 5x | 1 | 82.0 | 91.0 | 62.0 | 80.0 | 90.0 | 60.0 | 88.9 | 0.2000 |" in text
