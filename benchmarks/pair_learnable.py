@@ -69,7 +69,7 @@ def _train(
     torch.nn.init.zeros_(model.weight)
     bias = torch.zeros(classes, requires_grad=True)
     optimizer = torch.optim.LBFGS(
-        [model.weight, bias], max_iter=60, history_size=10, line_search_fn="strong_wolfe"
+        [model.weight, bias], max_iter=40, history_size=10, line_search_fn="strong_wolfe"
     )
     flat, offsets, labels = train
 

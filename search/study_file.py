@@ -72,6 +72,7 @@ class TeacherSettings:
     learning_rate: float = 5e-5
     seed: int | None = None  # None: the study's seed; pin it to share one teacher across seeds
     allow_weak: bool = False  # search even when the teacher is not above the majority class
+    balance_classes: bool = False  # class-balanced fine-tuning loss (TeacherConfig)
 
     def seed_for(self, study_seed: int) -> int:
         """The teacher's seed in a study seeded ``study_seed``: ``seed`` when pinned."""
@@ -328,6 +329,7 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
             if teacher.data.get("seed") is None
             else teacher.integer("seed", 0, minimum=0),
             allow_weak=_flag(teacher, "allow_weak"),
+            balance_classes=_flag(teacher, "balance_classes"),
         ),
         resources=Resources(
             cpu=resources.number("cpu", Resources.cpu),

@@ -86,6 +86,7 @@ def teacher_config(context: TrialContext) -> Any:
         learning_rate=settings.learning_rate,
         max_length=context.trial.max_length,
         seed=settings.seed_for(context.seed),
+        balance_classes=settings.balance_classes,
     )
 
 

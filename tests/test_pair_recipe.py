@@ -185,3 +185,14 @@ def test_relation_section_compares_recipes_on_the_same_pairs(tmp_path: Path) -> 
     # 12 discordant pairs, all for `balanced`: p = 2 / 2^12
     assert "| claim | balanced | 3 | 90.0 | 90.0 | 12 | 0 | 0.00049 | better |" in text
     assert "| claim | 5x | 1 | 82.0 | 91.0 | 62.0 | 80.0 | 90.0 | 60.0 | 88.9 | 0.2000 |" in text
+
+
+def test_study_file_turns_the_balanced_loss_on() -> None:
+    from ladasearch.errors import LadaError
+    from ladasearch.search.study_file import parse_study
+
+    study = {"name": "x", "mode": "fixed", "target": 0.2}
+    assert parse_study({**study, "teacher": {"balance_classes": True}}).teacher.balance_classes
+    assert not parse_study(study).teacher.balance_classes
+    with pytest.raises(LadaError, match="balance_classes"):
+        parse_study({**study, "teacher": {"balance_classes": "yes"}})
