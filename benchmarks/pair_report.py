@@ -94,7 +94,11 @@ def relation_section(folder: Path) -> list[str]:
         "cross-segment word pair; L2 chosen on dev) says whether the training split can teach "
         "the label at all (`python -m benchmarks.pair_learnable --data DIR`):",
         "",
-        *learnable_table(learnable),
+        *(
+            learnable_table(learnable)
+            if learnable
+            else ["(not run yet: `learnable.jsonl` is missing)"]
+        ),
         "",
     ]
     if teachers:
@@ -109,11 +113,13 @@ def relation_section(folder: Path) -> list[str]:
             "",
             *_verdicts(teachers),
             "",
-            "Recipes against the default on the same test pairs:",
-            "",
-            *recipe_comparison(teachers),
-            "",
         ]
+        comparison = recipe_comparison(teachers)
+        lines += (
+            ["Recipes against the default on the same test pairs:", "", *comparison, ""]
+            if len(comparison) > 2
+            else ["No other recipe ran on the seeds of the default (CPU time).", ""]
+        )
     if bench:
         first = bench[0]
         lines += [
@@ -125,7 +131,25 @@ def relation_section(folder: Path) -> list[str]:
             *retention_table(bench),
             "",
         ]
-    return lines
+    return [*lines, *_COMMANDS]
+
+
+_COMMANDS = [
+    "Commands (each with `OMP_NUM_THREADS=1 nice -n 10`; `R` = "
+    "`benchmarks/results/pair/relation`; the CSVs are rebuilt, not committed):",
+    "",
+    "```",
+    "python -m benchmarks.pair_tasks --out DIR",
+    "python -m benchmarks.pair_learnable --data DIR --out R/learnable.jsonl "
+    "--tasks claim continuation negation polarity paraphrase film",
+    "python -m benchmarks.pair_teacher --data DIR --out R --device cpu --workers 1 "
+    "--tasks claim --recipes epochs --seeds S --bench-tasks   # S = 0, 1, 2; balanced likewise",
+    "python -m benchmarks.pair_teacher --data DIR --out R --device cpu --workers 1 "
+    "--tasks --bench-tasks claim --bench-recipe epochs --bench-steps 25",
+    "python -m benchmarks.run --cpu --report-only   # renders this section",
+    "```",
+    "",
+]
 
 
 def pair_section(folder: Path = PAIR_RESULTS) -> list[str]:
