@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -110,6 +111,29 @@ def fit_and_score(
     return {"dev_accuracy": best[0], "l2_penalty": best[1], "test": test_check.to_dict()}
 
 
+def truncation(examples: Sequence[Example], tokenizer: Any, max_length: int) -> dict[str, float]:
+    """How a pair encoding at ``max_length`` cuts these pairs: median tokens of each segment,
+    the share of pairs cut, and the mean share of the second segment that survives
+    (``longest_first`` truncation cuts the longer segment first)."""
+    a = [len(tokenizer(e.text, add_special_tokens=False)["input_ids"]) for e in examples]
+    b = [len(tokenizer(e.text_pair or "", add_special_tokens=False)["input_ids"]) for e in examples]
+    encoded = tokenizer(
+        [e.text for e in examples],
+        [e.text_pair or "" for e in examples],
+        truncation=True,
+        max_length=max_length,
+    )
+    kept = [sum(types) - 1 for types in encoded["token_type_ids"]]  # second segment, less [SEP]
+    return {
+        "tokens_first_median": float(statistics.median(a)),
+        "tokens_second_median": float(statistics.median(b)),
+        "cut": sum(x + y + 3 > max_length for x, y in zip(a, b, strict=True)) / len(examples),
+        "second_kept": statistics.mean(
+            min(1.0, k / y) if y else 1.0 for k, y in zip(kept, b, strict=True)
+        ),
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Score every task; print one JSON line each (and append them to ``--out``)."""
     from benchmarks.pair_tasks import PAIR_TASKS, load_pair_task
@@ -120,11 +144,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="the CSVs of pair_tasks")
     parser.add_argument("--tasks", nargs="+", default=list(PAIR_TASKS))
     parser.add_argument("--out", type=Path, default=None, help="append the JSON lines here")
+    parser.add_argument(
+        "--truncation",
+        metavar="MODEL",
+        default=None,
+        help="instead of the baseline: how MODEL's tokenizer cuts 1,000 training pairs at 64",
+    )
     args = parser.parse_args(argv)
     for name in args.tasks:
         task = load_pair_task(args.data, name)
-        row = {"task": name, "model": "word-feature logistic regression"}
-        row |= fit_and_score(task.train, task.dev, task.test, len(task.label_names))
+        if args.truncation is not None:
+            from transformers import AutoTokenizer
+
+            from ladasearch.models import resolve_model_source
+
+            tokenizer = AutoTokenizer.from_pretrained(resolve_model_source(args.truncation))
+            row: dict[str, Any] = {"task": name, "model": args.truncation, "max_length": 64}
+            row |= truncation(task.train[:1000], tokenizer, 64)
+        else:
+            row = {"task": name, "model": "word-feature logistic regression"}
+            row |= fit_and_score(task.train, task.dev, task.test, len(task.label_names))
         line = json.dumps(row)
         print(line, flush=True)
         if args.out is not None:

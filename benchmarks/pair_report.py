@@ -11,7 +11,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from benchmarks.pair_tables import learnable_table, recipe_comparison, retention_table
+from benchmarks.pair_tables import (
+    learnable_table,
+    recipe_comparison,
+    retention_table,
+    truncation_table,
+)
 from benchmarks.pair_teacher import bench_table, teacher_table
 
 __all__ = ["majority_line", "pair_section", "relation_section"]
@@ -101,6 +106,16 @@ def relation_section(folder: Path) -> list[str]:
         ),
         "",
     ]
+    cuts = _read(folder / "truncation.jsonl")
+    if cuts:
+        lines += [
+            "How the pair encoding (`[CLS] a [SEP] b [SEP]`, `longest_first` truncation) cuts "
+            "1,000 training pairs of each task at max length 64 (`python -m "
+            "benchmarks.pair_learnable --data DIR --truncation minilm`):",
+            "",
+            *truncation_table(cuts),
+            "",
+        ]
     if teachers:
         lines += [
             "Teachers (`minilm`, max length 64, the default recipe `epochs` = 3 epochs, lr "

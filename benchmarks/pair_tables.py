@@ -13,7 +13,7 @@ from typing import Any
 
 from ladasearch.stats import mcnemar_exact
 
-__all__ = ["learnable_table", "recipe_comparison", "retention_table"]
+__all__ = ["learnable_table", "recipe_comparison", "retention_table", "truncation_table"]
 
 
 def _pct(value: float | None) -> str:
@@ -103,5 +103,19 @@ def retention_table(rows: Sequence[dict[str, Any]]) -> list[str]:
             f"{_pct(mean(group, 'teacher_test_accuracy'))} | "
             f"{_pct(mean(group, 'majority_test_accuracy'))} | {_pct(mean(group, 'retained'))} | "
             f"{mean(group, 'measured_ratio') or 0:.4f} |"
+        )
+    return lines
+
+
+def truncation_table(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Per task: how the pair encoding at the max length cuts the pairs."""
+    lines = [
+        "| task | median tokens, first / second | pairs cut at 64 % | second segment kept % |",
+        "| --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['task']} | {row['tokens_first_median']:g} / {row['tokens_second_median']:g} "
+            f"| {_pct(row['cut'])} | {_pct(row['second_kept'])} |"
         )
     return lines
