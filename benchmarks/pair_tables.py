@@ -79,7 +79,8 @@ def recipe_comparison(rows: Sequence[dict[str, Any]], reference: str = "epochs")
 
 def retention_table(rows: Sequence[dict[str, Any]]) -> list[str]:
     """Per task and ratio (mean over the seeds that ran): student, teacher and majority class
-    on dev and test, and the retained share of the teacher's test accuracy."""
+    on dev and test, and the retained share of the teacher's test accuracy; a student that
+    scores exactly the majority shares on both splits is marked ``(= majority)``."""
     groups: dict[tuple[str, float], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault((row["task"], float(row["factor"])), []).append(row)
@@ -94,12 +95,22 @@ def retention_table(rows: Sequence[dict[str, Any]]) -> list[str]:
         values = [r[key] for r in group if r.get(key) is not None]
         return statistics.mean(values) if values else None
 
+    def collapsed(group: list[dict[str, Any]]) -> bool:
+        """Every run scores exactly the majority share on dev and test (it always predicts it)."""
+        return all(
+            r.get("majority_dev_accuracy") is not None
+            and abs(r["dev_accuracy"] - r["majority_dev_accuracy"]) < 1e-6
+            and abs(r["test_accuracy"] - r["majority_test_accuracy"]) < 1e-6
+            for r in group
+        )
+
     for (task, factor), group in sorted(groups.items()):
+        mark = " (= majority)" if collapsed(group) else ""
         lines.append(
-            f"| {task} | {factor:g}x | {len(group)} | {_pct(mean(group, 'dev_accuracy'))} | "
+            f"| {task} | {factor:g}x | {len(group)} | {_pct(mean(group, 'dev_accuracy'))}{mark} | "
             f"{_pct(mean(group, 'teacher_dev_accuracy'))} | "
             f"{_pct(mean(group, 'majority_dev_accuracy'))} | "
-            f"{_pct(mean(group, 'test_accuracy'))} | "
+            f"{_pct(mean(group, 'test_accuracy'))}{mark} | "
             f"{_pct(mean(group, 'teacher_test_accuracy'))} | "
             f"{_pct(mean(group, 'majority_test_accuracy'))} | {_pct(mean(group, 'retained'))} | "
             f"{mean(group, 'measured_ratio') or 0:.4f} |"

@@ -179,12 +179,14 @@ def test_relation_section_compares_recipes_on_the_same_pairs(tmp_path: Path) -> 
         "majority_test_accuracy": 0.6, "majority_dev_accuracy": 0.62, "retained": 0.8 / 0.9,
         "budget": "2 iterations x 50 steps", "device": "cpu", "teacher_recipe": "epochs",
     }  # fmt: skip
-    (folder / "bench.jsonl").write_text(json.dumps(bench) + "\n")
+    collapsed = {**bench, "factor": 10.0, "test_accuracy": 0.6, "dev_accuracy": 0.62}
+    (folder / "bench.jsonl").write_text(json.dumps(bench) + "\n" + json.dumps(collapsed) + "\n")
     text = "\n".join(pair_section(tmp_path))
     assert text.startswith("## 6. Sentence-pair tasks")
     # 12 discordant pairs, all for `balanced`: p = 2 / 2^12
     assert "| claim | balanced | 3 | 90.0 | 90.0 | 12 | 0 | 0.00049 | better |" in text
     assert "| claim | 5x | 1 | 82.0 | 91.0 | 62.0 | 80.0 | 90.0 | 60.0 | 88.9 | 0.2000 |" in text
+    assert "| claim | 10x | 1 | 62.0 (= majority) | 91.0 | 62.0 | 60.0 (= majority) |" in text
 
 
 def test_study_file_turns_the_balanced_loss_on() -> None:
