@@ -17,8 +17,8 @@ from ladasearch.compression.budget import Ratios, count_nonzero_params
 from ladasearch.compression.evaluate import file_sha256
 from ladasearch.compression.plan import compress_
 from ladasearch.compression.serialize import save_compressed
-from ladasearch.dashboards.export import RETRAINED_NOTE, export_trial, select_trial
 from ladasearch.errors import LadaError, StorageError
+from ladasearch.export import RETRAINED_NOTE, export_trial, select_trial
 from ladasearch.models import load_classifier
 from ladasearch.search.studydb.records import StudyRecord, TrialRecord, load_studies
 
@@ -250,7 +250,7 @@ def test_export_retrains_a_model_that_was_not_kept(
 
 
 def test_demo_study_budget_fits_twenty_minutes(tmp_path: Path) -> None:
-    from ladasearch.dashboards.demo import budget_summary, demo_study, estimated_seconds
+    from ladasearch.demo import budget_summary, demo_study, estimated_seconds
 
     study = demo_study(tmp_path)
     assert (study.model, study.task, study.mode, study.keep_models) == (

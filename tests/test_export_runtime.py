@@ -444,7 +444,7 @@ def test_latency_report_states_the_5x_goal_from_the_numbers(tmp_path: Path) -> N
 
 
 def test_a_failed_export_leaves_the_old_one_untouched(tmp_path: Path) -> None:
-    from ladasearch.dashboards.export_folder import staged_folder, write_manifest
+    from ladasearch.export.folder import staged_folder, write_manifest
 
     out = tmp_path / "export"
     with staged_folder(out) as staging:

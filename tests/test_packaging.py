@@ -65,7 +65,8 @@ def test_sdist_and_wheel_from_it_carry_the_folders_tests_and_demo_study(tmp_path
     for path in (
         "compression/budget.py",
         "search/cluster.py",
-        "dashboards/demo.py",
+        "ladasearch/demo.py",
+        "ladasearch/export/write.py",
         "studies/demo.yaml",
         "tests/conftest.py",
         "tests/search_helpers.py",
@@ -84,7 +85,8 @@ def test_sdist_and_wheel_from_it_carry_the_folders_tests_and_demo_study(tmp_path
         "ladasearch/tasks/rt.py",
         "ladasearch/compression/budget.py",
         "ladasearch/search/cluster.py",
-        "ladasearch/dashboards/demo.py",
+        "ladasearch/demo.py",
+        "ladasearch/export/write.py",
         "ladasearch/studies/demo.yaml",
         "ladasearch/py.typed",
     ):

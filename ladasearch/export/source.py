@@ -30,7 +30,7 @@ def model_dir(study: StudyRecord, trial: TrialRecord) -> Path | None:
         return folder
     base = study.user_attrs.get("study_dir")
     if not base:
-        from ladasearch.dashboards.export import study_settings
+        from ladasearch.export.config import study_settings
 
         runs = study_settings(study).get("runs_dir") or "runs"
         base = str(Path(str(runs)) / study.name)
@@ -87,7 +87,7 @@ def retrain_trial(
     from ladasearch.compression.budget import Ratios
     from ladasearch.compression.pipeline import TrainBudget, compress_job
     from ladasearch.compression.teacher import TeacherConfig
-    from ladasearch.dashboards.export import study_settings
+    from ladasearch.export.config import study_settings
     from ladasearch.search.study_file import TeacherSettings, TrialSettings
     from ladasearch.tasks import TaskSpec
 

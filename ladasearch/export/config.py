@@ -1,0 +1,176 @@
+"""What an export's configuration holds: the trial's ratios, every matrix's rank and sparsity
+measured on the model, the study's settings, the metrics and package versions (pure data)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from collections.abc import Mapping
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from ladasearch.search.studydb.records import StudyRecord, TrialRecord
+
+if TYPE_CHECKING:
+    from torch import nn
+
+__all__ = [
+    "CONFIG_STEM",
+    "METRIC_KEYS",
+    "build_config",
+    "matrix_layout",
+    "package_versions",
+    "study_settings",
+]
+
+CONFIG_STEM = "ladasearch-config"
+PACKAGES = ("ladasearch", "torch", "transformers", "optuna", "ray", "optuna-dashboard", "plotly")
+
+# ---------------------------------------------------------------------------------------------
+# what goes into the configuration
+
+
+def matrix_layout(model: nn.Module) -> list[dict[str, Any]]:
+    """Rank and sparsity of every compressed matrix of ``model``, measured on its layers.
+
+    One entry per factorized embedding, factorized linear or masked linear: ``name``, ``kind``,
+    ``shape`` (dense m x n), ``rank`` (``None`` for a dense matrix), ``nonzero`` (weights kept),
+    ``stored`` (entries of the stored factors), ``sparsity`` (pruned share of the stored entries)
+    and ``density`` (nonzero / (m * n), the matrix's own compression ratio).
+    """
+    from ladasearch.compression.layers import FactorizedEmbedding, FactorizedLinear, MaskedLinear
+
+    layout: list[dict[str, Any]] = []
+    for name, module in model.named_modules():
+        if isinstance(module, FactorizedEmbedding):
+            vocab, dim = int(module.num_embeddings), int(module.embedding_dim)
+            nonzero = stored = int(module.nonzero_count())
+            entry = {"kind": "factorized_embedding", "shape": [vocab, dim], "rank": module.rank}
+        elif isinstance(module, FactorizedLinear | MaskedLinear):
+            vocab, dim = int(module.out_features), int(module.in_features)
+            nonzero = int(module.nonzero_count(include_bias=False))
+            stored = int(module.stored_count())
+            kind = "factorized_linear" if isinstance(module, FactorizedLinear) else "masked_linear"
+            rank = module.rank if isinstance(module, FactorizedLinear) else None
+            entry = {"kind": kind, "shape": [vocab, dim], "rank": rank}
+        else:
+            continue
+        entry.update(
+            name=name,
+            nonzero=nonzero,
+            stored=stored,
+            sparsity=round(1.0 - nonzero / stored, 6) if stored else 0.0,
+            density=round(nonzero / (vocab * dim), 6),
+        )
+        layout.append({"name": name, **{k: v for k, v in entry.items() if k != "name"}})
+    return layout
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages an exported model depends on."""
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def study_settings(study: StudyRecord) -> dict[str, Any]:
+    """The study file's settings stored on the study, as a plain dict.
+
+    The search stores them as ``settings`` (``StudyFile.to_dict()``) and the file's text as
+    ``study_file``; either is used, the dict first.
+    """
+    for key in ("settings", "study_file"):
+        stored = study.user_attrs.get(key)
+        if isinstance(stored, Mapping):
+            return dict(stored)
+        if isinstance(stored, str) and stored.strip():
+            try:
+                parsed = yaml.safe_load(stored)
+            except yaml.YAMLError:
+                continue
+            if isinstance(parsed, Mapping):
+                return dict(parsed)
+    return {}
+
+
+def _clean(value: Any) -> Any:
+    """JSON/YAML-safe: NaN and infinities become ``None``, tuples become lists."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+METRIC_KEYS = (
+    "accuracy",
+    "test_accuracy",
+    "f1",
+    "test_f1",
+    "params",
+    "teacher_params",
+    "ratio",
+    "target_ratio",
+    "retained",
+    "latency_ms",
+    "latency_ms_b32",
+    "teacher_latency_ms",
+    "bytes_on_disk",
+    "teacher_accuracy",
+    "teacher_test_accuracy",
+    "majority_test_accuracy",
+)
+
+
+def build_config(
+    study: StudyRecord,
+    trial: TrialRecord,
+    layout: list[dict[str, Any]],
+    metrics: Mapping[str, Any] | None = None,
+    retrained: bool = False,
+) -> dict[str, Any]:
+    """The exported configuration (one dict, written as YAML and as JSON)."""
+    settings = study_settings(study)
+    values = dict(trial.user_attrs)
+    values.update(metrics or {})
+    teacher = {
+        "accuracy": study.teacher_accuracy,
+        "test_accuracy": study.teacher_test_accuracy,
+        "params": study.teacher_params,
+        "latency_ms": study.teacher_latency_ms,
+    }
+    config = {
+        "ratios": {key: trial.ratio(key) for key in ("p_embd", "p_svd", "p_weight")},
+        "model": study.user_attrs.get("model", settings.get("model")),
+        "task": study.user_attrs.get("task", settings.get("task")),
+        "schedule": {
+            "trial": settings.get("trial", {}),
+            "teacher": settings.get("teacher", {}),
+            "seed": settings.get("seed"),
+            "mode": study.user_attrs.get("mode", settings.get("mode")),
+            "objectives": study.user_attrs.get("objectives", settings.get("objectives")),
+        },
+        "matrices": layout,
+        "metrics": {key: values[key] for key in METRIC_KEYS if key in values},
+        "teacher": teacher,
+        "source": {
+            "study": study.name,
+            "trial_number": trial.number,
+            "trial_id": trial.trial_id,
+            "state": trial.state,
+            "model_sha256": trial.user_attrs.get("model_sha256"),
+            "retrained": retrained,
+            "exported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        },
+        "versions": package_versions(),
+    }
+    return _clean(config)
+
