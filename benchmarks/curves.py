@@ -34,7 +34,7 @@ def paper_point(bench: Bench, target: float) -> dict[str, float]:
     space = ConstrainedSpace(bench.sizes(), target)
     _, ratios = paper_table2_points(target, target)[0]
     params = space.params_for(ratios, target)
-    point = space.ratios_at(target, params["p_embd"], params["prune_share"])
+    point = space.point_at(target, params["p_embd"], params["prune_share"])
     return {k: float(point[k]) for k in ("p_embd", "p_svd", "p_weight")}
 
 
@@ -42,7 +42,7 @@ def balanced_point(bench: Bench, target: float) -> dict[str, float]:
     """The balanced ratios at ``target`` (P_embd = P_svd * P_weight, P_svd = P_weight), on eq. 7."""
     space = ConstrainedSpace(bench.sizes(), target)
     params = enqueue_points(space, "balanced")[0]
-    point = space.ratios_at(target, params["p_embd"], params["prune_share"])
+    point = space.point_at(target, params["p_embd"], params["prune_share"])
     return {k: float(point[k]) for k in ("p_embd", "p_svd", "p_weight")}
 
 

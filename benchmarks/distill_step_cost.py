@@ -25,8 +25,8 @@ from datetime import date
 
 import torch
 
+from ladasearch.compression.accounting import Ratios
 from ladasearch.compression.attention import attention_kernel
-from ladasearch.compression.budget import Ratios
 from ladasearch.compression.distill import LossWeights, distillation_losses, reapply_masks_
 from ladasearch.compression.plan import compress_
 from ladasearch.compression.teacher_outputs import TeacherOutputCache

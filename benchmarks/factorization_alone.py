@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ladasearch.commands.common import add_model_argument, add_task_arguments, task_spec_from_args
-from ladasearch.compression.budget import Ratios, parameter_groups
-from ladasearch.compression.pipeline import TrainBudget, compress_job
+from ladasearch.compression.accounting import Ratios, parameter_groups
+from ladasearch.compression.pipeline import TrainingSettings, compress_job
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.models import load_classifier
 from ladasearch.search.space import balanced_points
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
                 model=args.model,
                 task=task,
                 ratios=ratios,
-                budget=TrainBudget(
+                training=TrainingSettings(
                     iterations=1, steps=0, max_length=args.max_length, factorization=method
                 ),
                 teacher_config=teacher,

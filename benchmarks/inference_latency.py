@@ -22,7 +22,7 @@ from datetime import date
 import torch
 from torch import Tensor
 
-from ladasearch.compression.budget import Ratios, parameter_groups
+from ladasearch.compression.accounting import Ratios, parameter_groups
 from ladasearch.compression.evaluate import measure_latency
 from ladasearch.compression.layers import _Prunable
 from ladasearch.compression.plan import compress_

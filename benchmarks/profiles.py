@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from ladasearch.compression.pipeline import TrainBudget
+from ladasearch.compression.pipeline import TrainingSettings
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.errors import LadaError
 
@@ -30,11 +30,11 @@ class RunBudget:
     learning_rate: float = 2e-4  # short CPU budgets need a larger step than the paper's 2e-5
     max_length: int = 64
 
-    def train_budget(
+    def training_settings(
         self, objective: str = "distill", eval_every: int | None = None
-    ) -> TrainBudget:
-        """The engine's :class:`TrainBudget` for this budget."""
-        return TrainBudget(
+    ) -> TrainingSettings:
+        """The engine's :class:`TrainingSettings` for this budget."""
+        return TrainingSettings(
             iterations=self.iterations,
             steps=self.steps,
             batch_size=self.batch_size,

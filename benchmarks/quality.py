@@ -24,7 +24,7 @@ from benchmarks.runs import (
     space_proposal,
     study_name,
 )
-from ladasearch.compression.budget import solve_p_svd, solve_p_weight
+from ladasearch.compression.accounting import solve_p_svd, solve_p_weight
 from ladasearch.search.space import build_space, enqueue_points
 
 __all__ = [

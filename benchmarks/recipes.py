@@ -27,13 +27,13 @@ from pathlib import Path
 
 from benchmarks.seeded import Variant, VariantResult, render, run_variants, save_results
 from ladasearch.commands.common import add_model_argument, add_task_arguments, task_spec_from_args
-from ladasearch.compression.budget import (
+from ladasearch.compression.accounting import (
     Ratios,
     parameter_groups,
     solve_p_svd,
     solve_p_weight,
 )
-from ladasearch.compression.pipeline import TrainBudget
+from ladasearch.compression.pipeline import TrainingSettings
 from ladasearch.compression.scratch import scratch_trainer
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.models import load_classifier
@@ -70,7 +70,7 @@ def single_method_ratios(
 def variants(
     compare: str,
     ratios: Ratios,
-    base: TrainBudget,
+    base: TrainingSettings,
     factor: float,
     singles: dict[str, Ratios] | None = None,
 ) -> list[Variant]:
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--point must be three ratios P_embd,P_svd,P_weight: {error}")
     else:
         ratios = balanced_ratios(args.model, task, args.target)
-    base = TrainBudget(
+    base = TrainingSettings(
         iterations=args.iterations,
         steps=args.steps,
         batch_size=args.batch_size,

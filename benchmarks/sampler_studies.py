@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from ladasearch.commands.common import add_model_argument, add_task_arguments, task_spec_from_args
-from ladasearch.compression.budget import Ratios, parameter_groups
-from ladasearch.compression.pipeline import TrainBudget, compress_job
+from ladasearch.compression.accounting import Ratios, parameter_groups
+from ladasearch.compression.pipeline import TrainingSettings, compress_job
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.models import load_classifier
 from ladasearch.search.space import ConstrainedSpace, GroupSizes
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     net, _ = load_classifier(args.model, task.label_names)
     space = ConstrainedSpace(GroupSizes.of(parameter_groups(net)), target=args.target)
     del net
-    budget = TrainBudget(
+    training = TrainingSettings(
         iterations=args.iterations,
         steps=args.steps,
         batch_size=args.batch_size,
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             model=args.model,
             task=spec,
             ratios=Ratios(point["p_embd"], point["p_svd"], point["p_weight"]),
-            budget=budget,
+            training=training,
             teacher_config=teacher,
             seed=args.seed,
             device=args.device,

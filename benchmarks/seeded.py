@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ladasearch.compression.budget import Ratios
-from ladasearch.compression.pipeline import TrainBudget, Trainer, compress_job
+from ladasearch.compression.accounting import Ratios
+from ladasearch.compression.pipeline import Trainer, TrainingSettings, compress_job
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.stats import mcnemar_exact, verdict
 from ladasearch.tasks import TaskData, TaskSpec
@@ -45,7 +45,7 @@ class Variant:
 
     name: str
     ratios: Ratios
-    budget: TrainBudget
+    budget: TrainingSettings
     trainer: Trainer | None = None
 
 
@@ -112,7 +112,7 @@ def run_variants(
                 model=model,
                 task=task,
                 ratios=variant.ratios,
-                budget=variant.budget,
+                training=variant.budget,
                 teacher_config=teacher_config,
                 seed=seed,
                 device=device,
@@ -241,6 +241,6 @@ def load_results(path: Path) -> tuple[list[VariantResult], list[int], list[int],
     document = json.loads(path.read_text(encoding="utf-8"))
     results = []
     for entry in document["variants"]:
-        variant = Variant(entry["name"], Ratios(**entry["ratios"]), TrainBudget())
+        variant = Variant(entry["name"], Ratios(**entry["ratios"]), TrainingSettings())
         results.append(VariantResult(variant, list(entry["runs"])))
     return results, document["dev_labels"], document["test_labels"], document["meta"]

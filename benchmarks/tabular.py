@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from ladasearch.commands.common import add_model_argument, add_task_arguments, task_spec_from_args
-from ladasearch.compression.budget import Ratios, parameter_groups
-from ladasearch.compression.pipeline import TrainBudget, compress_job
+from ladasearch.compression.accounting import Ratios, parameter_groups
+from ladasearch.compression.pipeline import TrainingSettings, compress_job
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.models import load_classifier
 from ladasearch.search.space import ConstrainedSpace, GroupSizes
@@ -79,7 +79,7 @@ def points(
         params["p_embd" if fixed else "embd_position"] = p_embd if fixed else position
         if not fixed:
             params["target"] = target
-        out.append((space.ratios_at(target, p_embd, share), params))
+        out.append((space.point_at(target, p_embd, share), params))
     return out
 
 
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     net, _ = load_classifier(args.model, task.label_names)
     space = ConstrainedSpace(GroupSizes.of(parameter_groups(net)), target, target_range)
     del net
-    budget = TrainBudget(
+    training = TrainingSettings(
         iterations=args.iterations,
         steps=args.steps,
         batch_size=args.batch_size,
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             model=args.model,
             task=spec,
             ratios=Ratios(ratios["p_embd"], ratios["p_svd"], ratios["p_weight"]),
-            budget=budget,
+            training=training,
             teacher_config=teacher,
             seed=args.seed,
             device=args.device,

@@ -1,10 +1,10 @@
 """LadaBERT hybrid compression: find layers, factorize and prune them, count, save and load.
 
-Public API: ``compress_(model, Ratios(...))`` and the eq.-7 accounting of ``budget``; layers in
+Public API: ``compress_(model, Ratios(...))`` and the eq.-7 accounting of ``accounting``; layers in
 ``layers``; ``save_compressed`` / ``load_compressed`` in ``serialize``.
 """
 
-from ladasearch.compression.budget import (
+from ladasearch.compression.accounting import (
     FeasibleRanges,
     ParameterGroups,
     Ratios,

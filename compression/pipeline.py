@@ -4,9 +4,9 @@ The student starts as a copy of the fine-tuned teacher. Over K iterations each o
 moves linearly from 1 to its target; every iteration first compresses further (re-truncating ranks
 by SVD of the current product, raising sparsity by magnitude) and then distils the student from the
 teacher. After each iteration the dev accuracy, nonzero parameters and overall ratio go to a
-callback, so that a search can stop a bad trial early. With ``TrainBudget.eval_every`` a second
+callback, so that a search can stop a bad trial early. With ``TrainingSettings.eval_every`` a second
 callback receives the dev accuracy every that many training steps (learning curves).
-``TrainBudget.objective = "finetune"`` trains on the labels instead of distilling (a baseline).
+``TrainingSettings.objective = "finetune"`` trains on the labels instead of distilling (a baseline).
 ``compress_job`` takes another ``trainer`` (e.g. :mod:`ladasearch.compression.scratch`'s student
 trained from scratch) and scores it the same way.
 """
@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ladasearch.compression.accounting import Ratios, count_nonzero_params, parameter_groups
 from ladasearch.compression.attention import attention_kernel
-from ladasearch.compression.budget import Ratios, count_nonzero_params, parameter_groups
 from ladasearch.compression.distill import (
     LossWeights,
     TrainingDiverged,
@@ -42,7 +42,7 @@ from ladasearch.compression.evaluate import (
 from ladasearch.compression.factor_stats import load_factorizer
 from ladasearch.compression.factorize import Factorizer
 from ladasearch.compression.plan import compress_
-from ladasearch.compression.schedule import TrainBudget, ratios_at
+from ladasearch.compression.schedule import TrainingSettings, ratios_at
 from ladasearch.compression.serialize import save_compressed
 from ladasearch.compression.teacher import TeacherConfig, get_teacher
 from ladasearch.compression.teacher_outputs import TeacherOutputCache, shared_cache
@@ -58,9 +58,9 @@ __all__ = [
     "RunResult",
     "StepCallback",
     "StepEvaluator",
-    "TrainBudget",
     "Trainer",
     "TrainingDiverged",
+    "TrainingSettings",
     "compress_job",
     "ratios_at",
     "run_ladabert",
@@ -121,7 +121,7 @@ class Trainer(Protocol):
         teacher: nn.Module,
         tokenizer: Any,
         task: TaskData,
-        budget: TrainBudget,
+        training: TrainingSettings,
         *,
         device: torch.device,
         seed: int,
@@ -143,7 +143,7 @@ def _endless(loader: torch.utils.data.DataLoader) -> Iterator[dict[str, Tensor]]
 
 
 class StepEvaluator:
-    """The ``on_step`` hook of a phase that scores dev every ``budget.eval_every`` global steps.
+    """The ``on_step`` hook of a phase that scores dev every ``training.eval_every`` global steps.
 
     ``seconds`` accumulates the time spent evaluating (so callers can keep it out of training).
     """
@@ -152,14 +152,14 @@ class StepEvaluator:
         self,
         student: nn.Module,
         dev: torch.utils.data.DataLoader,
-        budget: TrainBudget,
+        training: TrainingSettings,
         device: torch.device,
         step_callback: StepCallback | None,
     ) -> None:
         self.student = student
         self.dev = dev
-        self.every = budget.eval_every if step_callback is not None else None
-        self.steps = budget.steps
+        self.every = training.eval_every if step_callback is not None else None
+        self.steps = training.steps
         self.device = device
         self.step_callback = step_callback
         self.seconds = 0.0
@@ -185,7 +185,7 @@ def run_ladabert(
     tokenizer: Any,
     task: TaskData,
     ratios: Ratios,
-    budget: TrainBudget,
+    training: TrainingSettings,
     *,
     device: torch.device,
     seed: int = 0,
@@ -195,12 +195,12 @@ def run_ladabert(
     factorizer: Factorizer | None = None,
     teacher_cache: TeacherOutputCache | None = None,
 ) -> RunResult:
-    """Compress a copy of ``teacher`` to ``ratios`` in ``budget.iterations`` compress-train steps.
+    """Compress a copy of ``teacher`` to ``ratios`` in ``training.iterations`` compress-train steps.
 
     With ``checkpoint``, the student is saved after each iteration and a saved one resumes.
 
-    Each phase distils (or, with ``budget.objective = "finetune"``, fine-tunes on the labels);
-    ``step_callback`` gets the dev accuracy every ``budget.eval_every`` steps. ``factorizer``
+    Each phase distils (or, with ``training.objective = "finetune"``, fine-tunes on the labels);
+    ``step_callback`` gets the dev accuracy every ``training.eval_every`` steps. ``factorizer``
     factorizes dense matrices (plain SVD when None). The last iteration's dev evaluation is kept
     in ``details["_dev"]`` (scores, per-example predictions) so that it is not run twice.
     """
@@ -210,21 +210,21 @@ def run_ladabert(
     first, history = checkpoint.restore(student) if checkpoint else (1, [])
     student.to(device)
     train = make_loader(
-        encode(task.train, tokenizer, budget.max_length), budget.batch_size, shuffle=True, seed=seed
+        encode(task.train, tokenizer, training.max_length), training.batch_size, shuffle=True, seed=seed
     )
     dev = make_loader(
-        encode(task.dev, tokenizer, budget.max_length),
-        max(64, budget.batch_size),
+        encode(task.dev, tokenizer, training.max_length),
+        max(64, training.batch_size),
         shuffle=False,
         sort_by_length=True,
     )
     batches = _endless(train)
-    settings = budget.settings()
-    curve = StepEvaluator(student, dev, budget, device, step_callback)
+    settings = training.settings()
+    curve = StepEvaluator(student, dev, training, device, step_callback)
     timings = {"compress_s": 0.0, "distill_s": 0.0, "evaluate_s": 0.0}
-    for iteration in range(first, budget.iterations + 1):
+    for iteration in range(first, training.iterations + 1):
         started = time.perf_counter()
-        current = ratios_at(ratios, iteration, budget.iterations, budget.schedule)
+        current = ratios_at(ratios, iteration, training.iterations, training.schedule)
         compress_(student, current, factorizer=factorizer)
         compressed = time.perf_counter()
         curve_before = curve.seconds
@@ -234,7 +234,7 @@ def run_ladabert(
             batches,
             settings,
             device,
-            desc=f"iteration {iteration}/{budget.iterations}",
+            desc=f"iteration {iteration}/{training.iterations}",
             on_step=curve.hook(iteration),
             teacher_cache=teacher_cache,
         )
@@ -272,7 +272,7 @@ def run_ladabert(
         )
         if callback is not None:
             callback(iteration, accuracy, params, ratio)
-    if first > budget.iterations:  # every iteration was restored from the checkpoint
+    if first > training.iterations:  # every iteration was restored from the checkpoint
         scores, predictions = evaluate_predictions(student, dev, task.metrics, device)
     return RunResult(student, history, teacher_params, timings, {"_dev": (scores, predictions)})
 
@@ -282,7 +282,7 @@ def compress_job(
     model: str,
     task: TaskSpec,
     ratios: Ratios,
-    budget: TrainBudget,
+    training: TrainingSettings,
     teacher_config: TeacherConfig,
     seed: int = 0,
     device: str = "auto",
@@ -301,7 +301,7 @@ def compress_job(
     Loads the task, gets the (cached) teacher, runs the iterative schedule, evaluates dev and test,
     measures latency (batch 1 and 32, 64 tokens) on ``device`` and, with ``out_dir``, saves the
     compressed model there. Keys are those of docs/ARCHITECTURE.md. ``step_callback`` receives
-    the dev accuracy every ``budget.eval_every`` steps. ``trainer`` replaces the LadaBERT
+    the dev accuracy every ``training.eval_every`` steps. ``trainer`` replaces the LadaBERT
     schedule (``ratios`` is then only recorded); its ``RunResult.details`` join the metrics.
     ``score_test=False`` skips the test set (a search that selects on dev and reports test only
     for the trials it shows): ``test_accuracy`` and ``retained`` are then absent. The per-example
@@ -323,20 +323,20 @@ def compress_job(
         announce(
             f"teacher: dev accuracy {teacher.dev_metrics['accuracy']:.4f}, test accuracy "
             f"{teacher.test_metrics['accuracy']:.4f}{' (cached)' if teacher.cached else ''}; "
-            f"student: {budget.iterations} iterations x {budget.steps} distillation steps on {torch_device}"
+            f"student: {training.iterations} iterations x {training.steps} distillation steps on {torch_device}"
         )
     factorizer = load_factorizer(
-        budget.factorization,
+        training.factorization,
         teacher.model,
         teacher.tokenizer,
         data,
         cache_folder=teacher.path,
         device=torch_device,
-        max_length=budget.max_length,
+        max_length=training.max_length,
     )
     teacher_cache = None
-    if budget.teacher_cache_mb > 0 and budget.objective == "distill":
-        teacher_cache = shared_cache(teacher.path / "outputs", budget.teacher_cache_mb << 20)
+    if training.teacher_cache_mb > 0 and training.objective == "distill":
+        teacher_cache = shared_cache(teacher.path / "outputs", training.teacher_cache_mb << 20)
         counts_before = (teacher_cache.hits, teacher_cache.misses)
     teacher_ready = time.perf_counter()
     if trainer is None:
@@ -345,7 +345,7 @@ def compress_job(
             teacher.tokenizer,
             data,
             ratios,
-            budget,
+            training,
             device=torch_device,
             seed=seed,
             callback=callback,
@@ -359,7 +359,7 @@ def compress_job(
             teacher.model,
             teacher.tokenizer,
             data,
-            budget,
+            training,
             device=torch_device,
             seed=seed,
             callback=callback,
@@ -369,14 +369,14 @@ def compress_job(
     trained = time.perf_counter()
     dev_metrics, dev_predictions = result.details.pop("_dev", (None, None))
     if dev_metrics is None:  # another trainer: score dev here (once)
-        dev = _sorted_loader(data.dev, teacher.tokenizer, budget.max_length)
+        dev = _sorted_loader(data.dev, teacher.tokenizer, training.max_length)
         dev_metrics, dev_predictions = evaluate_predictions(
             student, dev, data.metrics, torch_device
         )
     test_metrics: dict[str, float] = {}
     test_predictions: list[int] | None = None
     if score_test:
-        test = _sorted_loader(data.test, teacher.tokenizer, budget.max_length)
+        test = _sorted_loader(data.test, teacher.tokenizer, training.max_length)
         test_metrics, test_predictions = evaluate_predictions(
             student, test, data.metrics, torch_device
         )
@@ -394,9 +394,9 @@ def compress_job(
         "p_embd": ratios.p_embd,
         "p_svd": ratios.p_svd,
         "p_weight": ratios.p_weight,
-        "iterations": budget.iterations,
-        "steps": budget.steps,
-        "budget": asdict(budget),
+        "iterations": training.iterations,
+        "steps": training.steps,
+        "budget": asdict(training),
         "seed": seed,
         "device": str(torch_device),
         "history": [asdict(record) for record in result.history],

@@ -18,7 +18,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from ladasearch.compression.budget import Ratios, embedding_rank, encoder_rank
+from ladasearch.compression.accounting import Ratios, embedding_rank, encoder_rank
 from ladasearch.compression.factorize import Factorizer
 from ladasearch.compression.layers import FactorizedEmbedding, FactorizedLinear, MaskedLinear
 from ladasearch.compression.targets import (

@@ -57,9 +57,9 @@ Ratios3 = dict[str, float]
 
 @dataclass(frozen=True)
 class GroupSizes:
-    """eq. 7's groups as plain numbers plus the budget functions' ``groups`` object.
+    """eq. 7's groups as plain numbers plus the accounting functions' ``groups`` object.
 
-    ``groups`` is :class:`ladasearch.compression.budget.ParameterGroups`; the space calls
+    ``groups`` is :class:`ladasearch.compression.accounting.ParameterGroups`; the space calls
     ``feasible_ranges``, ``solve_p_weight`` and ``predict_params`` on it (rounded ranks).
     """
 
@@ -87,8 +87,8 @@ class GroupSizes:
         return min(1.0, max(left / self.encoder, 1e-9))
 
     def p_embd_range(self, target: float) -> tuple[float, float]:
-        """The feasible P_embd range at ``target`` (from ``budget.feasible_ranges``)."""
-        from ladasearch.compression.budget import feasible_ranges
+        """The feasible P_embd range at ``target`` (from ``accounting.feasible_ranges``)."""
+        from ladasearch.compression.accounting import feasible_ranges
 
         low, high = feasible_ranges(self.groups, target).p_embd
         return float(low), float(high)
@@ -97,9 +97,9 @@ class GroupSizes:
         """(P_svd, P_weight) that put the rounded count on ``target``.
 
         ``p_svd`` is first clamped into its feasible range given ``p_embd`` (rank rounding can
-        move it out by a hair), then ``budget.solve_p_weight`` finds P_weight.
+        move it out by a hair), then ``accounting.solve_p_weight`` finds P_weight.
         """
-        from ladasearch.compression.budget import feasible_ranges, solve_p_weight
+        from ladasearch.compression.accounting import feasible_ranges, solve_p_weight
 
         low, high = feasible_ranges(self.groups, target, p_embd=p_embd).p_svd
         p_svd = _clamp(p_svd, low, high)
@@ -107,7 +107,7 @@ class GroupSizes:
 
     def predicted_ratio(self, ratios: Ratios3) -> float:
         """Predicted nonzero parameters over the total, for ``ratios``."""
-        from ladasearch.compression.budget import Ratios, predict_params
+        from ladasearch.compression.accounting import Ratios, predict_params
 
         return predict_params(self.groups, Ratios(**ratios)) / self.total
 
@@ -183,9 +183,9 @@ class ConstrainedSpace(SearchSpace):
             low, high = self.sizes.p_embd_range(target)
             p_embd = low + position * (high - low)
         share = trial.suggest_float("prune_share", 0.0, 1.0)
-        return self.ratios_at(target, p_embd, share)
+        return self.point_at(target, p_embd, share)
 
-    def ratios_at(self, target: float, p_embd: float, share: float) -> dict[str, Any]:
+    def point_at(self, target: float, p_embd: float, share: float) -> dict[str, Any]:
         """The point for (target, P_embd, prune share): the deterministic half of ``__call__``."""
         hybrid = self.sizes.hybrid(target, p_embd)
         p_svd, p_weight = self.sizes.solve(target, p_embd, min(1.0, hybrid ** (1.0 - share)))

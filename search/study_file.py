@@ -47,7 +47,7 @@ SCHEDULES = ("geometric", "linear")
 
 @dataclass(frozen=True)
 class TrialSettings:
-    """Training budget of one trial (one engine run)."""
+    """How one trial (one engine run) trains."""
 
     iterations: int = 2
     steps: int = 40
@@ -57,7 +57,7 @@ class TrialSettings:
     temperature: float = 1.0
     factorization: str = "whiten"  # svd, fisher or whiten (ladasearch.compression.factorize)
     schedule: str = "geometric"  # geometric or linear (the old schedule)
-    layer_average: bool = True  # distillation recipe, see TrainBudget
+    layer_average: bool = True  # distillation recipe, see TrainingSettings
     temperature_squared: bool = True
     label_weight: float = 0.0
     decay_norm_and_bias: bool = False
@@ -65,7 +65,7 @@ class TrialSettings:
 
 @dataclass(frozen=True)
 class TeacherSettings:
-    """Fine-tuning budget of the study's teacher (trained once per study, cached on disk)."""
+    """How the study's teacher is fine-tuned (trained once per study, cached on disk)."""
 
     steps: int | None = None  # None: the default epoch-based schedule (TeacherConfig)
     batch_size: int = 32

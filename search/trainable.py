@@ -156,8 +156,8 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
     import torch
     from ray import tune
 
-    from ladasearch.compression.budget import Ratios
-    from ladasearch.compression.pipeline import TrainBudget, compress_job
+    from ladasearch.compression.accounting import Ratios
+    from ladasearch.compression.pipeline import TrainingSettings, compress_job
 
     torch.set_num_threads(max(1, int(context.cpus)))
     number = int(config["_trial_number"])
@@ -194,7 +194,7 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
                 model=context.model,
                 task=context.task,
                 ratios=ratios,
-                budget=TrainBudget(
+                training=TrainingSettings(
                     iterations=settings.iterations,
                     steps=settings.steps,
                     batch_size=settings.batch_size,

@@ -9,12 +9,12 @@ import pytest
 import torch
 from transformers import BertForSequenceClassification, BertTokenizerFast
 
-from ladasearch.compression.budget import Ratios
-from ladasearch.compression.pipeline import TrainBudget, run_ladabert
+from ladasearch.compression.accounting import Ratios
+from ladasearch.compression.pipeline import TrainingSettings, run_ladabert
 from ladasearch.search.checkpoint import TrialCheckpoint
 from ladasearch.tasks import TaskSpec, load_task
 
-BUDGET = TrainBudget(iterations=3, steps=2, batch_size=16, max_length=16)
+BUDGET = TrainingSettings(iterations=3, steps=2, batch_size=16, max_length=16)
 RATIOS = Ratios(0.6, 0.7, 0.7)
 
 

@@ -13,7 +13,7 @@ from optuna.trial import TrialState
 
 import ladasearch
 from ladasearch.cli import main
-from ladasearch.compression.budget import Ratios, count_nonzero_params
+from ladasearch.compression.accounting import Ratios, count_nonzero_params
 from ladasearch.compression.evaluate import file_sha256
 from ladasearch.compression.plan import compress_
 from ladasearch.compression.serialize import save_compressed

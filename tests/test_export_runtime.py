@@ -17,7 +17,7 @@ from dashboard_helpers import FakeTrial, add_study
 
 import ladasearch
 from ladasearch.cli import main
-from ladasearch.compression.budget import Ratios, count_nonzero_params
+from ladasearch.compression.accounting import Ratios, count_nonzero_params
 from ladasearch.compression.evaluate import file_sha256
 from ladasearch.compression.modeling_ladasearch import LadaLinear
 from ladasearch.compression.plan import compress_

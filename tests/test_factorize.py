@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import BertForSequenceClassification
 
-from ladasearch.compression.budget import (
+from ladasearch.compression.accounting import (
     Ratios,
     count_nonzero_params,
     parameter_groups,
@@ -22,7 +22,7 @@ from ladasearch.compression.factorize import (
     whitened_factors,
 )
 from ladasearch.compression.layers import svd_factors
-from ladasearch.compression.pipeline import TrainBudget, compress_job
+from ladasearch.compression.pipeline import TrainingSettings, compress_job
 from ladasearch.compression.plan import compress_
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.tasks import TaskSpec
@@ -86,7 +86,7 @@ def test_unknown_factorization_is_one_clear_error() -> None:
     from ladasearch.errors import LadaError
 
     with pytest.raises(LadaError, match="factorization must be one of svd, fisher, whiten"):
-        TrainBudget(factorization="qr")
+        TrainingSettings(factorization="qr")
 
 
 @pytest.mark.parametrize("method", ["fisher", "whiten"])
@@ -98,7 +98,7 @@ def test_statistics_are_cached_next_to_the_teacher_and_steps_zero_compresses_onl
         "model": str(tiny_model_dir),
         "task": task,
         "ratios": Ratios(0.5, 0.5, 0.7),
-        "budget": TrainBudget(iterations=1, steps=0, factorization=method),
+        "training": TrainingSettings(iterations=1, steps=0, factorization=method),
         "teacher_config": TINY_TEACHER,
         "device": "cpu",
         "cache_dir": tmp_path / "cache",

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from transformers import BertForSequenceClassification
 
-from ladasearch.compression.budget import (
+from ladasearch.compression.accounting import (
     Ratios,
     count_nonzero_params,
     parameter_groups,

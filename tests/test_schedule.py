@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import BertForSequenceClassification
 
-from ladasearch.compression.budget import (
+from ladasearch.compression.accounting import (
     Ratios,
     count_nonzero_params,
     parameter_groups,

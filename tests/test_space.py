@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import BertForSequenceClassification
 
-from ladasearch.compression.budget import Ratios, count_nonzero_params, parameter_groups
+from ladasearch.compression.accounting import Ratios, count_nonzero_params, parameter_groups
 from ladasearch.compression.plan import compress_
 from ladasearch.errors import InfeasibleTarget
 from ladasearch.search.space import (

@@ -149,11 +149,11 @@ def parse_loss_weights(text: str) -> dict[str, float]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the job, print a summary, and with ``--json`` one JSON object as the last line."""
-    from ladasearch.compression.budget import Ratios
+    from ladasearch.compression.accounting import Ratios
     from ladasearch.compression.pipeline import (
         LossWeights,
-        TrainBudget,
         TrainingDiverged,
+        TrainingSettings,
         compress_job,
     )
     from ladasearch.compression.teacher import TeacherConfig
@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
 
     set_quiet(args.quiet)
     ratios = Ratios(args.p_embd, args.p_svd, args.p_weight)
-    budget = TrainBudget(
+    training = TrainingSettings(
         iterations=args.iterations,
         steps=args.steps,
         batch_size=args.batch_size,
@@ -190,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
     def report(iteration: int, accuracy: float, params: int, ratio: float) -> None:
         if not args.quiet:
             print(
-                f"iteration {iteration}/{budget.iterations}: dev accuracy {accuracy:.4f}, "
+                f"iteration {iteration}/{training.iterations}: dev accuracy {accuracy:.4f}, "
                 f"{params:,} nonzero params (ratio {ratio:.4f}, {format_factor(ratio)})",
                 file=sys.stderr,
                 flush=True,
@@ -201,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
             model=args.model,
             task=task_spec_from_args(args, seed=args.seed),
             ratios=ratios,
-            budget=budget,
+            training=training,
             teacher_config=teacher_config,
             seed=args.seed,
             device=args.device,

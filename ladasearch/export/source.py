@@ -84,8 +84,8 @@ def retrain_trial(
     The settings are those the search stored on the study (``study_file``: trial schedule,
     teacher budget, seed), so the teacher comes from the same cache entry as the search's.
     """
-    from ladasearch.compression.budget import Ratios
-    from ladasearch.compression.pipeline import TrainBudget, compress_job
+    from ladasearch.compression.accounting import Ratios
+    from ladasearch.compression.pipeline import TrainingSettings, compress_job
     from ladasearch.compression.teacher import TeacherConfig
     from ladasearch.export.config import study_settings
     from ladasearch.search.study_file import TeacherSettings, TrialSettings
@@ -111,7 +111,7 @@ def retrain_trial(
         model=str(study.user_attrs.get("model") or settings.get("model") or "minilm"),
         task=task,
         ratios=Ratios(p_embd, p_svd, p_weight),
-        budget=TrainBudget(
+        training=TrainingSettings(
             iterations=schedule.iterations,
             steps=schedule.steps,
             batch_size=schedule.batch_size,

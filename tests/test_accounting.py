@@ -8,7 +8,7 @@ import math
 import pytest
 from transformers import BertForSequenceClassification
 
-from ladasearch.compression.budget import (
+from ladasearch.compression.accounting import (
     ParameterGroups,
     Ratios,
     count_nonzero_params,
