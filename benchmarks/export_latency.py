@@ -32,12 +32,12 @@ RESULTS = Path(__file__).parent / "results" / "cpu" / "export_latency.json"
 
 
 def _ratios(teacher: Any, factor: float) -> Any:
-    from ladasearch.compression.accounting import Ratios, parameter_groups
+    from ladasearch.compression.accounting import parameter_groups
     from ladasearch.search.space import GroupSizes, balanced_points
 
     sizes = GroupSizes.of(parameter_groups(teacher))
-    (_, point), *_ = balanced_points(sizes, 1 / factor, 1 / factor)
-    return Ratios(point["p_embd"], point["p_svd"], point["p_weight"])
+    (_, ratios), *_ = balanced_points(sizes, 1 / factor, 1 / factor)
+    return ratios
 
 
 def measure_factor(

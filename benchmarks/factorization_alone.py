@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from ladasearch.commands.common import add_model_argument, add_task_arguments, task_spec_from_args
-from ladasearch.compression.accounting import Ratios, parameter_groups
+from ladasearch.compression.accounting import parameter_groups
 from ladasearch.compression.pipeline import TrainingSettings, compress_job
+from ladasearch.compression.ratios import Ratios
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.models import load_classifier
 from ladasearch.search.space import balanced_points
@@ -37,7 +38,7 @@ def _points(model: str, num_labels: int) -> list[tuple[str, Ratios]]:
     (_, balanced), *_ = balanced_points(sizes, 0.2, 0.2)
     return [
         ("pure SVD 0.5", Ratios(1.0, 0.5, 1.0)),
-        ("balanced 5x", Ratios(balanced["p_embd"], balanced["p_svd"], balanced["p_weight"])),
+        ("balanced 5x", balanced),
     ]
 
 

@@ -105,9 +105,9 @@ def _teacher_job(args: dict[str, Any]) -> dict[str, Any]:
 def _bench_job(args: dict[str, Any]) -> dict[str, Any]:
     import torch
 
-    from ladasearch.compression.accounting import Ratios
     from ladasearch.compression.evaluate import evaluate
     from ladasearch.compression.pipeline import TrainingSettings, run_ladabert
+    from ladasearch.compression.ratios import Ratios
     from ladasearch.compression.teacher import get_teacher
     from ladasearch.tasks import encode, make_loader
 

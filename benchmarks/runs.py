@@ -26,7 +26,8 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from benchmarks.profiles import Profile
-from ladasearch.compression.accounting import ParameterGroups, Ratios, parameter_groups
+from ladasearch.compression.accounting import ParameterGroups, parameter_groups
+from ladasearch.compression.ratios import Ratios
 from ladasearch.errors import LadaError, StorageError
 from ladasearch.search.dedupe import MAX_RESAMPLES, duplicate_reason, find_twin
 from ladasearch.search.orchestrator import make_sampler, resumed_sampler

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from ladasearch.commands.common import add_model_argument, add_task_arguments, task_spec_from_args
-from ladasearch.compression.accounting import Ratios, parameter_groups
+from ladasearch.compression.accounting import parameter_groups
 from ladasearch.compression.pipeline import TrainingSettings, compress_job
+from ladasearch.compression.ratios import RATIO_KEYS, Ratios
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.models import load_classifier
 from ladasearch.search.space import ConstrainedSpace, GroupSizes
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         metrics = compress_job(
             model=args.model,
             task=spec,
-            ratios=Ratios(point["p_embd"], point["p_svd"], point["p_weight"]),
+            ratios=Ratios.from_mapping(point),
             training=training,
             teacher_config=teacher,
             seed=args.seed,
@@ -157,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         trials.append(
             {
-                **{k: point[k] for k in ("p_embd", "p_svd", "p_weight")},
+                **{k: point[k] for k in RATIO_KEYS},
                 "ratio": metrics["ratio"],
                 "dev_accuracy": metrics["accuracy"],
                 "test_accuracy": metrics["test_accuracy"],

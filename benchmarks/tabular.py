@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from ladasearch.commands.common import add_model_argument, add_task_arguments, task_spec_from_args
-from ladasearch.compression.accounting import Ratios, parameter_groups
+from ladasearch.compression.accounting import parameter_groups
 from ladasearch.compression.pipeline import TrainingSettings, compress_job
+from ladasearch.compression.ratios import RATIO_KEYS, Ratios
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.models import load_classifier
 from ladasearch.search.space import ConstrainedSpace, GroupSizes
@@ -183,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         metrics = compress_job(
             model=args.model,
             task=spec,
-            ratios=Ratios(ratios["p_embd"], ratios["p_svd"], ratios["p_weight"]),
+            ratios=Ratios.from_mapping(ratios),
             training=training,
             teacher_config=teacher,
             seed=args.seed,
@@ -194,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         row = {
             "point": number,
-            **{k: f"{ratios[k]:.6f}" for k in ("p_embd", "p_svd", "p_weight")},
+            **{k: f"{ratios[k]:.6f}" for k in RATIO_KEYS},
             "target": f"{ratios['target_ratio']:.6f}",
             "embd_position": f"{params['embd_position']:.6f}" if "embd_position" in params else "",
             "prune_share": f"{params['prune_share']:.6f}",

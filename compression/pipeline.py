@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ladasearch.compression.accounting import Ratios, count_nonzero_params, parameter_groups
+from ladasearch.compression.accounting import count_nonzero_params, parameter_groups
 from ladasearch.compression.attention import attention_kernel
 from ladasearch.compression.distill import (
     LossWeights,
@@ -42,6 +42,7 @@ from ladasearch.compression.evaluate import (
 from ladasearch.compression.factor_stats import load_factorizer
 from ladasearch.compression.factorize import Factorizer
 from ladasearch.compression.plan import compress_
+from ladasearch.compression.ratios import Ratios
 from ladasearch.compression.schedule import TrainingSettings, ratios_at
 from ladasearch.compression.serialize import save_compressed
 from ladasearch.compression.teacher import TeacherConfig, get_teacher

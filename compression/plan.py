@@ -18,9 +18,10 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from ladasearch.compression.accounting import Ratios, embedding_rank, encoder_rank
+from ladasearch.compression.accounting import embedding_rank, encoder_rank
 from ladasearch.compression.factorize import Factorizer
 from ladasearch.compression.layers import FactorizedEmbedding, FactorizedLinear, MaskedLinear
+from ladasearch.compression.ratios import Ratios
 from ladasearch.compression.targets import (
     DEFAULT_ENCODER_PATTERN,
     EmbeddingLike,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ladasearch.compression.accounting import Ratios
 from ladasearch.compression.distill import OBJECTIVES, DistillSettings, LossWeights
 from ladasearch.compression.factorize import FACTORIZATIONS
+from ladasearch.compression.ratios import Ratios
 from ladasearch.errors import LadaError
 
 __all__ = ["SCHEDULES", "TrainingSettings", "ratios_at"]

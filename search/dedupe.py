@@ -28,6 +28,8 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
+from ladasearch.compression.ratios import RATIO_KEYS
+
 __all__ = ["DUPLICATE", "MAX_RESAMPLES", "duplicate_reason", "engine_key", "find_twin"]
 
 DUPLICATE = "duplicate:"
@@ -36,7 +38,6 @@ DUPLICATE = "duplicate:"
 MAX_RESAMPLES = 20
 """Proposals refused in a row before the search stops (the space looks exhausted)."""
 
-RATIO_KEYS = ("p_embd", "p_svd", "p_weight")
 _TAKEN = (TrialState.COMPLETE, TrialState.RUNNING)
 
 EngineKey = tuple[Any, ...]

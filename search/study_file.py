@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from ladasearch.compression.ratios import RATIO_KEYS
 from ladasearch.errors import LadaError, StudyFileError
 from ladasearch.search.latency_bound import LatencyBound, parse_latency_bound
 from ladasearch.units import parse_target
@@ -38,7 +39,6 @@ SPACES = ("constrained", "independent", "rejection")
 SAMPLERS = ("tpe", "random", "nsga2", "qmc")
 SCHEDULERS = ("asha", "none")
 OBJECTIVES = ("accuracy", "params", "latency")
-RATIO_KEYS = ("p_embd", "p_svd", "p_weight")
 # The engine's choices (compression.factorize.FACTORIZATIONS, compression.schedule.SCHEDULES),
 # repeated here so that reading a study file does not import torch.
 FACTORIZATIONS = ("svd", "fisher", "whiten")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ladasearch.compression.ratios import RATIO_KEYS
 from ladasearch.search.study_file import TeacherSettings, TrialSettings
 from ladasearch.tasks import TaskSpec
 
@@ -40,7 +41,7 @@ HEARTBEAT_SECONDS = 5.0
 
 METRIC_KEYS = (
     "accuracy", "test_accuracy", "f1", "test_f1", "teacher_accuracy", "teacher_test_accuracy",
-    "params", "teacher_params", "ratio", "target_ratio", "p_embd", "p_svd", "p_weight",
+    "params", "teacher_params", "ratio", "target_ratio", *RATIO_KEYS,
     "latency_ms", "latency_ms_b32", "teacher_latency_ms", "teacher_latency_ms_b32", "bytes_on_disk", "teacher_bytes_on_disk", "retained",
     "model_dir", "model_sha256",
     "majority_accuracy", "majority_test_accuracy", "teacher_majority_p", "teacher_significant",
@@ -156,13 +157,13 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
     import torch
     from ray import tune
 
-    from ladasearch.compression.accounting import Ratios
     from ladasearch.compression.pipeline import TrainingSettings, compress_job
+    from ladasearch.compression.ratios import Ratios
 
     torch.set_num_threads(max(1, int(context.cpus)))
     number = int(config["_trial_number"])
     settings = context.trial
-    ratios = Ratios(float(config["p_embd"]), float(config["p_svd"]), float(config["p_weight"]))
+    ratios = Ratios.from_mapping(config)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     out_dir = Path(context.study_dir) / f"trial_{number}" / "model" if context.keep_models else None
     history: list[dict[str, float]] = []

@@ -9,9 +9,9 @@ import pytest
 import torch
 from transformers import BertTokenizerFast
 
-from ladasearch.compression.accounting import Ratios
 from ladasearch.compression.distill import DistillSettings, distill_phase, phase_losses
 from ladasearch.compression.pipeline import TrainingSettings, compress_job, run_ladabert
+from ladasearch.compression.ratios import Ratios
 from ladasearch.compression.scratch import (
     build_student,
     count_config_params,

@@ -9,8 +9,8 @@ import pytest
 import torch
 from transformers import BertForSequenceClassification, BertTokenizerFast
 
-from ladasearch.compression.accounting import Ratios
 from ladasearch.compression.pipeline import TrainingSettings, run_ladabert
+from ladasearch.compression.ratios import Ratios
 from ladasearch.search.checkpoint import TrialCheckpoint
 from ladasearch.tasks import TaskSpec, load_task
 

@@ -13,9 +13,10 @@ from optuna.trial import TrialState
 
 import ladasearch
 from ladasearch.cli import main
-from ladasearch.compression.accounting import Ratios, count_nonzero_params
+from ladasearch.compression.accounting import count_nonzero_params
 from ladasearch.compression.evaluate import file_sha256
 from ladasearch.compression.plan import compress_
+from ladasearch.compression.ratios import Ratios
 from ladasearch.compression.serialize import save_compressed
 from ladasearch.errors import LadaError, StorageError
 from ladasearch.export import RETRAINED_NOTE, export_trial, select_trial

@@ -17,10 +17,11 @@ from dashboard_helpers import FakeTrial, add_study
 
 import ladasearch
 from ladasearch.cli import main
-from ladasearch.compression.accounting import Ratios, count_nonzero_params
+from ladasearch.compression.accounting import count_nonzero_params
 from ladasearch.compression.evaluate import file_sha256
 from ladasearch.compression.modeling_ladasearch import LadaLinear
 from ladasearch.compression.plan import compress_
+from ladasearch.compression.ratios import Ratios
 from ladasearch.compression.runtime import choose_forms, export_model, write_export
 from ladasearch.compression.serialize import load_compressed, save_compressed
 from ladasearch.errors import ModelError

@@ -9,7 +9,6 @@ import torch
 from transformers import BertForSequenceClassification
 
 from ladasearch.compression.accounting import (
-    Ratios,
     count_nonzero_params,
     parameter_groups,
     predict_params,
@@ -24,6 +23,7 @@ from ladasearch.compression.factorize import (
 from ladasearch.compression.layers import svd_factors
 from ladasearch.compression.pipeline import TrainingSettings, compress_job
 from ladasearch.compression.plan import compress_
+from ladasearch.compression.ratios import Ratios
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.tasks import TaskSpec
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from ladasearch.cli import main
-from ladasearch.compression.accounting import Ratios, parameter_groups, predict_params
+from ladasearch.compression.accounting import parameter_groups, predict_params
 from ladasearch.compression.layers import FactorizedLinear
 from ladasearch.compression.pipeline import (
     TrainingDiverged,
@@ -18,6 +18,7 @@ from ladasearch.compression.pipeline import (
     compress_job,
     ratios_at,
 )
+from ladasearch.compression.ratios import Ratios
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.tasks import TaskSpec
 

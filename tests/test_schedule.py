@@ -9,7 +9,6 @@ import torch
 from transformers import BertForSequenceClassification
 
 from ladasearch.compression.accounting import (
-    Ratios,
     count_nonzero_params,
     parameter_groups,
     predict_params,
@@ -17,6 +16,7 @@ from ladasearch.compression.accounting import (
 from ladasearch.compression.layers import FactorizedEmbedding, FactorizedLinear
 from ladasearch.compression.pipeline import ratios_at
 from ladasearch.compression.plan import compress_
+from ladasearch.compression.ratios import Ratios
 from ladasearch.compression.targets import encoder_linears
 
 

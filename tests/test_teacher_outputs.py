@@ -7,8 +7,8 @@ from pathlib import Path
 import torch
 from transformers import BertForSequenceClassification
 
-from ladasearch.compression.accounting import Ratios
 from ladasearch.compression.pipeline import TrainingSettings, compress_job
+from ladasearch.compression.ratios import Ratios
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.compression.teacher_outputs import TeacherOutputCache
 from ladasearch.tasks import TaskSpec

@@ -149,13 +149,13 @@ def parse_loss_weights(text: str) -> dict[str, float]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the job, print a summary, and with ``--json`` one JSON object as the last line."""
-    from ladasearch.compression.accounting import Ratios
     from ladasearch.compression.pipeline import (
         LossWeights,
         TrainingDiverged,
         TrainingSettings,
         compress_job,
     )
+    from ladasearch.compression.ratios import Ratios
     from ladasearch.compression.teacher import TeacherConfig
     from ladasearch.errors import LadaError
     from ladasearch.progress import set_quiet

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from ladasearch.compression.ratios import RATIO_KEYS
 from ladasearch.search.studydb.records import StudyRecord, TrialRecord
 
 if TYPE_CHECKING:
@@ -148,7 +149,7 @@ def build_config(
         "latency_ms": study.teacher_latency_ms,
     }
     config = {
-        "ratios": {key: trial.ratio(key) for key in ("p_embd", "p_svd", "p_weight")},
+        "ratios": {key: trial.ratio(key) for key in RATIO_KEYS},
         "model": study.user_attrs.get("model", settings.get("model")),
         "task": study.user_attrs.get("task", settings.get("task")),
         "schedule": {

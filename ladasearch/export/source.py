@@ -84,7 +84,6 @@ def retrain_trial(
     The settings are those the search stored on the study (``study_file``: trial schedule,
     teacher budget, seed), so the teacher comes from the same cache entry as the search's.
     """
-    from ladasearch.compression.accounting import Ratios
     from ladasearch.compression.pipeline import TrainingSettings, compress_job
     from ladasearch.compression.teacher import TeacherConfig
     from ladasearch.export.config import study_settings
@@ -101,16 +100,15 @@ def retrain_trial(
         if isinstance(task_attr, Mapping)
         else TaskSpec(name=str(task_attr), seed=seed)
     )
-    values = [trial.ratio(key) for key in ("p_embd", "p_svd", "p_weight")]
-    if any(v is None for v in values):
+    ratios = trial.ratios()
+    if ratios is None:
         raise LadaError(
             f"trial {trial.number} records no p_embd / p_svd / p_weight: cannot retrain it"
         )
-    p_embd, p_svd, p_weight = (float(v or 0.0) for v in values)
     return compress_job(
         model=str(study.user_attrs.get("model") or settings.get("model") or "minilm"),
         task=task,
-        ratios=Ratios(p_embd, p_svd, p_weight),
+        ratios=ratios,
         training=TrainingSettings(
             iterations=schedule.iterations,
             steps=schedule.steps,
