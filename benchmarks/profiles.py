@@ -16,6 +16,8 @@ from typing import Any
 from ladasearch.compression.pipeline import TrainingSettings
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.errors import LadaError
+from ladasearch.search.study_file import TeacherSettings, TrialSettings
+from ladasearch.search.study_settings import teacher_config, training_settings
 
 __all__ = ["PROFILES", "CpuCosts", "Profile", "RunBudget", "estimate_seconds", "get_profile"]
 
@@ -34,15 +36,14 @@ class RunBudget:
         self, objective: str = "distill", eval_every: int | None = None
     ) -> TrainingSettings:
         """The engine's :class:`TrainingSettings` for this budget."""
-        return TrainingSettings(
+        trial = TrialSettings(
             iterations=self.iterations,
             steps=self.steps,
             batch_size=self.batch_size,
             learning_rate=self.learning_rate,
             max_length=self.max_length,
-            objective=objective,
-            eval_every=eval_every,
         )
+        return training_settings(trial, objective=objective, eval_every=eval_every)
 
     @property
     def total_steps(self) -> int:
@@ -79,13 +80,12 @@ class Profile:
 
     def teacher_config(self) -> TeacherConfig:
         """The one teacher of every part (seed 0; max_length shared by all budgets)."""
-        return TeacherConfig(
+        teacher = TeacherSettings(
             steps=self.teacher_steps,
             batch_size=self.teacher_batch_size,
             learning_rate=self.teacher_learning_rate,
-            max_length=self.quality.max_length,
-            seed=0,
         )
+        return teacher_config(teacher, study_seed=0, max_length=self.quality.max_length)
 
     def with_overrides(self, **changes: Any) -> Profile:
         """A copy with ``changes`` (``None`` values ignored), e.g. another model or task.

@@ -31,6 +31,7 @@ __all__ = [
     "TeacherSettings",
     "TrialSettings",
     "load_study_file",
+    "parse_sections",
     "parse_study",
 ]
 
@@ -300,35 +301,8 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
         enqueue=_enqueue(top, space),
         keep_models=keep,
         runs_dir=str(top.text("runs_dir", "runs")),
-        trial=TrialSettings(
-            iterations=trial.integer("iterations", TrialSettings.iterations),
-            steps=trial.integer("steps", TrialSettings.steps),
-            batch_size=trial.integer("batch_size", TrialSettings.batch_size),
-            learning_rate=trial.number("learning_rate", TrialSettings.learning_rate),
-            max_length=trial.integer("max_length", TrialSettings.max_length),
-            temperature=trial.number("temperature", TrialSettings.temperature),
-            factorization=trial.choice(
-                "factorization", TrialSettings.factorization, FACTORIZATIONS
-            ),
-            schedule=trial.choice("schedule", TrialSettings.schedule, SCHEDULES),
-            layer_average=trial.flag("layer_average", TrialSettings.layer_average),
-            temperature_squared=trial.flag(
-                "temperature_squared", TrialSettings.temperature_squared
-            ),
-            label_weight=trial.number("label_weight", TrialSettings.label_weight, allow_zero=True),
-            decay_norm_and_bias=trial.flag(
-                "decay_norm_and_bias", TrialSettings.decay_norm_and_bias
-            ),
-        ),
-        teacher=TeacherSettings(
-            steps=None if teacher.data.get("steps") is None else teacher.integer("steps", 300),
-            batch_size=teacher.integer("batch_size", TeacherSettings.batch_size),
-            learning_rate=teacher.number("learning_rate", TeacherSettings.learning_rate),
-            seed=None
-            if teacher.data.get("seed") is None
-            else teacher.integer("seed", 0, minimum=0),
-            allow_weak=_flag(teacher, "allow_weak"),
-        ),
+        trial=_trial_settings(trial),
+        teacher=_teacher_settings(teacher),
         resources=Resources(
             cpu=resources.number("cpu", Resources.cpu),
             gpu=resources.number("gpu", Resources.gpu, allow_zero=True),
@@ -338,6 +312,44 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
         text=text,
     )
     return study
+
+
+def _trial_settings(trial: _Reader) -> TrialSettings:
+    return TrialSettings(
+        iterations=trial.integer("iterations", TrialSettings.iterations),
+        steps=trial.integer("steps", TrialSettings.steps),
+        batch_size=trial.integer("batch_size", TrialSettings.batch_size),
+        learning_rate=trial.number("learning_rate", TrialSettings.learning_rate),
+        max_length=trial.integer("max_length", TrialSettings.max_length),
+        temperature=trial.number("temperature", TrialSettings.temperature),
+        factorization=trial.choice("factorization", TrialSettings.factorization, FACTORIZATIONS),
+        schedule=trial.choice("schedule", TrialSettings.schedule, SCHEDULES),
+        layer_average=trial.flag("layer_average", TrialSettings.layer_average),
+        temperature_squared=trial.flag("temperature_squared", TrialSettings.temperature_squared),
+        label_weight=trial.number("label_weight", TrialSettings.label_weight, allow_zero=True),
+        decay_norm_and_bias=trial.flag("decay_norm_and_bias", TrialSettings.decay_norm_and_bias),
+    )
+
+
+def _teacher_settings(teacher: _Reader) -> TeacherSettings:
+    return TeacherSettings(
+        steps=None if teacher.data.get("steps") is None else teacher.integer("steps", 300),
+        batch_size=teacher.integer("batch_size", TeacherSettings.batch_size),
+        learning_rate=teacher.number("learning_rate", TeacherSettings.learning_rate),
+        seed=None if teacher.data.get("seed") is None else teacher.integer("seed", 0, minimum=0),
+        allow_weak=_flag(teacher, "allow_weak"),
+    )
+
+
+def parse_sections(
+    data: Mapping[str, Any], *, source: str
+) -> tuple[TrialSettings, TeacherSettings]:
+    """The ``trial:`` and ``teacher:`` sections of ``data`` (a study file's mapping, or the
+    settings a search stored), validated as a study file's are; errors name ``source: key``."""
+    top = _Reader(data, source)
+    trial = top.section("trial", tuple(f.name for f in dataclasses.fields(TrialSettings)))
+    teacher = top.section("teacher", tuple(f.name for f in dataclasses.fields(TeacherSettings)))
+    return _trial_settings(trial), _teacher_settings(teacher)
 
 
 def _flag(reader: _Reader, key: str) -> bool:

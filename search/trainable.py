@@ -26,6 +26,8 @@ from typing import Any
 
 from ladasearch.compression.ratios import RATIO_KEYS
 from ladasearch.search.study_file import TeacherSettings, TrialSettings
+from ladasearch.search.study_settings import teacher_config as study_teacher_config
+from ladasearch.search.study_settings import training_settings
 from ladasearch.tasks import TaskSpec
 
 __all__ = [
@@ -78,15 +80,8 @@ def teacher_config(context: TrialContext) -> Any:
 
     Its seed is ``teacher.seed`` when the study file sets one, else the study's seed.
     """
-    from ladasearch.compression.teacher import TeacherConfig
-
-    settings = context.teacher
-    return TeacherConfig(
-        steps=settings.steps,
-        batch_size=settings.batch_size,
-        learning_rate=settings.learning_rate,
-        max_length=context.trial.max_length,
-        seed=settings.seed_for(context.seed),
+    return study_teacher_config(
+        context.teacher, study_seed=context.seed, max_length=context.trial.max_length
     )
 
 
@@ -157,7 +152,7 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
     import torch
     from ray import tune
 
-    from ladasearch.compression.pipeline import TrainingSettings, compress_job
+    from ladasearch.compression.pipeline import compress_job
     from ladasearch.compression.ratios import Ratios
 
     torch.set_num_threads(max(1, int(context.cpus)))
@@ -195,20 +190,7 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
                 model=context.model,
                 task=context.task,
                 ratios=ratios,
-                training=TrainingSettings(
-                    iterations=settings.iterations,
-                    steps=settings.steps,
-                    batch_size=settings.batch_size,
-                    learning_rate=settings.learning_rate,
-                    max_length=settings.max_length,
-                    temperature=settings.temperature,
-                    factorization=settings.factorization,
-                    schedule=settings.schedule,
-                    layer_average=settings.layer_average,
-                    temperature_squared=settings.temperature_squared,
-                    label_weight=settings.label_weight,
-                    decay_norm_and_bias=settings.decay_norm_and_bias,
-                ),
+                training=training_settings(settings),
                 teacher_config=teacher_config(context),
                 seed=context.seed,
                 device=device,

@@ -116,7 +116,8 @@ def test_export_best_writes_model_config_and_card(
     assert config["source"]["study"] == "tiny" and config["source"]["trial_number"] == 0
     assert config["source"]["retrained"] is False
     assert config["metrics"]["accuracy"] == 0.75 and config["metrics"]["params"] == params
-    assert config["schedule"]["trial"] == {"iterations": 2, "steps": 5}
+    schedule = config["schedule"]["trial"]  # the validated section: defaults filled in
+    assert (schedule["iterations"], schedule["steps"], schedule["factorization"]) == (2, 5, "whiten")
     assert set(config["versions"]) >= {"torch", "transformers", "optuna", "ray", "ladasearch"}
     matrices = config["matrices"]
     assert len(matrices) == 1 + 2 * 6  # the embedding + 6 linears in each of the 2 layers

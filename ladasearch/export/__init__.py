@@ -4,7 +4,7 @@ Modules, each with one job:
 
 - :mod:`ladasearch.export.select`: which trial (``--trial N`` or the best under constraints; pure);
 - :mod:`ladasearch.export.source`: where its model comes from (the kept folder, or a retraining);
-- :mod:`ladasearch.export.config`: the exported configuration (ratios, layout, settings, metrics);
+- :mod:`ladasearch.export.config`: the exported configuration (ratios, layout, validated settings, metrics);
 - :mod:`ladasearch.export.card`: the model card;
 - :mod:`ladasearch.export.runtime`: the model files (runtime folder or ``--dense``, ONNX);
 - :mod:`ladasearch.export.folder`: the folder's safety rules (manifest, staging, atomic swap);
@@ -14,7 +14,7 @@ Modules, each with one job:
 from __future__ import annotations
 
 from ladasearch.export.card import RETRAINED_NOTE, model_card
-from ladasearch.export.config import CONFIG_STEM, build_config, matrix_layout, study_settings
+from ladasearch.export.config import CONFIG_STEM, build_config, matrix_layout
 from ladasearch.export.select import NothingQualifies, select_trial
 from ladasearch.export.source import missing_model_message, retrain_trial
 from ladasearch.export.write import ExportOptions, ExportResult, export_trial
@@ -32,5 +32,4 @@ __all__ = [
     "model_card",
     "retrain_trial",
     "select_trial",
-    "study_settings",
 ]

@@ -3,15 +3,15 @@ measured on the model, the study's settings, the metrics and package versions (p
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import math
 from collections.abc import Mapping
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from ladasearch.compression.ratios import RATIO_KEYS
+from ladasearch.search.study_settings import stored_settings
 from ladasearch.search.studydb.records import StudyRecord, TrialRecord
 
 if TYPE_CHECKING:
@@ -23,7 +23,6 @@ __all__ = [
     "build_config",
     "matrix_layout",
     "package_versions",
-    "study_settings",
 ]
 
 CONFIG_STEM = "ladasearch-config"
@@ -80,26 +79,6 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def study_settings(study: StudyRecord) -> dict[str, Any]:
-    """The study file's settings stored on the study, as a plain dict.
-
-    The search stores them as ``settings`` (``StudyFile.to_dict()``) and the file's text as
-    ``study_file``; either is used, the dict first.
-    """
-    for key in ("settings", "study_file"):
-        stored = study.user_attrs.get(key)
-        if isinstance(stored, Mapping):
-            return dict(stored)
-        if isinstance(stored, str) and stored.strip():
-            try:
-                parsed = yaml.safe_load(stored)
-            except yaml.YAMLError:
-                continue
-            if isinstance(parsed, Mapping):
-                return dict(parsed)
-    return {}
-
-
 def _clean(value: Any) -> Any:
     """JSON/YAML-safe: NaN and infinities become ``None``, tuples become lists."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -139,7 +118,8 @@ def build_config(
     retrained: bool = False,
 ) -> dict[str, Any]:
     """The exported configuration (one dict, written as YAML and as JSON)."""
-    settings = study_settings(study)
+    stored = stored_settings(study)
+    settings = stored.raw
     values = dict(trial.user_attrs)
     values.update(metrics or {})
     teacher = {
@@ -153,9 +133,9 @@ def build_config(
         "model": study.user_attrs.get("model", settings.get("model")),
         "task": study.user_attrs.get("task", settings.get("task")),
         "schedule": {
-            "trial": settings.get("trial", {}),
-            "teacher": settings.get("teacher", {}),
-            "seed": settings.get("seed"),
+            "trial": dataclasses.asdict(stored.trial),
+            "teacher": dataclasses.asdict(stored.teacher),
+            "seed": stored.seed,
             "mode": study.user_attrs.get("mode", settings.get("mode")),
             "objectives": study.user_attrs.get("objectives", settings.get("objectives")),
         },
