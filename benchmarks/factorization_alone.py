@@ -17,8 +17,9 @@ from typing import Any
 
 from ladasearch.commands.common import add_model_argument, add_task_arguments, task_spec_from_args
 from ladasearch.compression.accounting import parameter_groups
-from ladasearch.compression.pipeline import TrainingSettings, compress_job
+from ladasearch.compression.pipeline import compress_job
 from ladasearch.compression.ratios import Ratios
+from ladasearch.compression.schedule import TrainingSettings
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.models import load_classifier
 from ladasearch.search.space import balanced_points

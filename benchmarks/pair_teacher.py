@@ -106,8 +106,9 @@ def _bench_job(args: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from ladasearch.compression.evaluate import evaluate
-    from ladasearch.compression.pipeline import TrainingSettings, run_ladabert
+    from ladasearch.compression.loop import run_ladabert
     from ladasearch.compression.ratios import Ratios
+    from ladasearch.compression.schedule import TrainingSettings
     from ladasearch.compression.teacher import get_teacher
     from ladasearch.tasks import encode, make_loader
 

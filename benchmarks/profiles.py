@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from ladasearch.compression.pipeline import TrainingSettings
+from ladasearch.compression.schedule import TrainingSettings
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.errors import LadaError
 from ladasearch.search.study_file import TeacherSettings, TrialSettings

@@ -32,8 +32,8 @@ from ladasearch.compression.accounting import (
     solve_p_svd,
     solve_p_weight,
 )
-from ladasearch.compression.pipeline import TrainingSettings
 from ladasearch.compression.ratios import Ratios
+from ladasearch.compression.schedule import TrainingSettings
 from ladasearch.compression.scratch import scratch_trainer
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.models import load_classifier

@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ladasearch.compression.pipeline import Trainer, TrainingSettings, compress_job
+from ladasearch.compression.loop import Trainer
+from ladasearch.compression.pipeline import compress_job
 from ladasearch.compression.ratios import Ratios
+from ladasearch.compression.schedule import TrainingSettings
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.stats import mcnemar_exact, verdict
 from ladasearch.tasks import TaskData, TaskSpec

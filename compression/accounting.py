@@ -20,12 +20,8 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from ladasearch.compression.layers import (
-    FactorizedEmbedding,
-    FactorizedLinear,
-    MaskedLinear,
-    keep_count,
-)
+from ladasearch.compression.kinds import compressed_layers, kind_of
+from ladasearch.compression.matrix_ops import keep_count
 from ladasearch.compression.ratios import Ratios, check_ratio
 from ladasearch.compression.targets import DEFAULT_ENCODER_PATTERN, encoder_linears, word_embedding
 from ladasearch.errors import InfeasibleTarget, RatioError
@@ -146,13 +142,14 @@ def parameter_groups(model: nn.Module, pattern: str = DEFAULT_ENCODER_PATTERN) -
     )
 
 
-def _matrix_parameter_ids(module: nn.Module) -> list[int]:
+def _matrix_parameter_ids(module: Any) -> list[int]:
     """Ids of the parameters that stand for the module's weight matrix (not its bias)."""
-    if isinstance(module, FactorizedEmbedding):
-        return [id(module.first.weight), id(module.second)]
-    if isinstance(module, FactorizedLinear | MaskedLinear):
+    kind = kind_of(module)
+    if kind is None:
+        return [id(module.weight)]
+    if kind.prunable:
         return [id(param) for param, _ in module.masked_parameters()]
-    return [id(module.weight)]
+    return [id(module.first.weight), id(module.second)]  # the factorized embedding
 
 
 def _encoder_count(m: int, n: int, p_svd: float, p_weight: float) -> int:
@@ -186,8 +183,8 @@ def count_nonzero_params(model: nn.Module) -> int:
     through their masks (a kept weight that happens to be 0.0, e.g. a fresh bias, still counts).
     """
     masks: dict[int, Tensor] = {}
-    for module in model.modules():
-        if isinstance(module, FactorizedLinear | MaskedLinear):
+    for _, module, kind in compressed_layers(model):
+        if kind.prunable:
             masks.update((id(param), mask) for param, mask in module.masked_parameters())
     return sum(int(masks[id(p)].sum()) if id(p) in masks else p.numel() for p in model.parameters())
 

@@ -35,17 +35,17 @@ from transformers import AutoModelForSequenceClassification, PretrainedConfig
 from ladasearch.compression.accounting import count_nonzero_params
 from ladasearch.compression.distill import Alignment, distill_phase
 from ladasearch.compression.evaluate import evaluate
-from ladasearch.compression.pipeline import (
+from ladasearch.compression.loop import (
     IterationCallback,
     IterationRecord,
     RunResult,
     StepCallback,
     StepEvaluator,
     Trainer,
-    TrainingSettings,
     _endless,
     _seed_everything,
 )
+from ladasearch.compression.schedule import TrainingSettings
 from ladasearch.errors import LadaError
 from ladasearch.tasks import TaskData, encode, make_loader
 

@@ -10,8 +10,10 @@ import torch
 from transformers import BertTokenizerFast
 
 from ladasearch.compression.distill import DistillSettings, distill_phase, phase_losses
-from ladasearch.compression.pipeline import TrainingSettings, compress_job, run_ladabert
+from ladasearch.compression.loop import run_ladabert
+from ladasearch.compression.pipeline import compress_job
 from ladasearch.compression.ratios import Ratios
+from ladasearch.compression.schedule import TrainingSettings
 from ladasearch.compression.scratch import (
     build_student,
     count_config_params,

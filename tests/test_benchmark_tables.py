@@ -11,8 +11,8 @@ from benchmarks.gpu_searched import dev_best
 from benchmarks.seeded import Variant, VariantResult, render
 from benchmarks.tabular import COLUMNS, merge, points, read_rows
 from ladasearch.compression.accounting import parameter_groups
-from ladasearch.compression.pipeline import TrainingSettings
 from ladasearch.compression.ratios import Ratios
+from ladasearch.compression.schedule import TrainingSettings
 from ladasearch.search.space import ConstrainedSpace, GroupSizes
 
 

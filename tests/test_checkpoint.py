@@ -9,8 +9,9 @@ import pytest
 import torch
 from transformers import BertForSequenceClassification, BertTokenizerFast
 
-from ladasearch.compression.pipeline import TrainingSettings, run_ladabert
+from ladasearch.compression.loop import run_ladabert
 from ladasearch.compression.ratios import Ratios
+from ladasearch.compression.schedule import TrainingSettings
 from ladasearch.search.checkpoint import TrialCheckpoint
 from ladasearch.tasks import TaskSpec, load_task
 

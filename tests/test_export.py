@@ -121,7 +121,7 @@ def test_export_best_writes_model_config_and_card(
     assert set(config["versions"]) >= {"torch", "transformers", "optuna", "ray", "ladasearch"}
     matrices = config["matrices"]
     assert len(matrices) == 1 + 2 * 6  # the embedding + 6 linears in each of the 2 layers
-    linear = next(m for m in matrices if m["kind"] == "factorized_linear")
+    linear = next(m for m in matrices if m["kind"] == "factorized")
     assert linear["rank"] >= 1 and 0.35 < linear["sparsity"] < 0.45  # P_weight 0.6 keeps 60%
     embedding = next(m for m in matrices if m["kind"] == "factorized_embedding")
     assert embedding["rank"] >= 1

@@ -20,10 +20,11 @@ from ladasearch.compression.factorize import (
     fisher_factors,
     whitened_factors,
 )
-from ladasearch.compression.layers import svd_factors
-from ladasearch.compression.pipeline import TrainingSettings, compress_job
+from ladasearch.compression.matrix_ops import svd_factors
+from ladasearch.compression.pipeline import compress_job
 from ladasearch.compression.plan import compress_
 from ladasearch.compression.ratios import Ratios
+from ladasearch.compression.schedule import TrainingSettings
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.tasks import TaskSpec
 

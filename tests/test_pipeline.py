@@ -11,14 +11,11 @@ import torch
 
 from ladasearch.cli import main
 from ladasearch.compression.accounting import parameter_groups, predict_params
+from ladasearch.compression.distill import TrainingDiverged
 from ladasearch.compression.layers import FactorizedLinear
-from ladasearch.compression.pipeline import (
-    TrainingDiverged,
-    TrainingSettings,
-    compress_job,
-    ratios_at,
-)
+from ladasearch.compression.pipeline import compress_job
 from ladasearch.compression.ratios import Ratios
+from ladasearch.compression.schedule import TrainingSettings, ratios_at
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.tasks import TaskSpec
 

@@ -14,9 +14,9 @@ from ladasearch.compression.accounting import (
     predict_params,
 )
 from ladasearch.compression.layers import FactorizedEmbedding, FactorizedLinear
-from ladasearch.compression.pipeline import ratios_at
 from ladasearch.compression.plan import compress_
 from ladasearch.compression.ratios import Ratios
+from ladasearch.compression.schedule import ratios_at
 from ladasearch.compression.targets import encoder_linears
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import torch
 from transformers import BertForSequenceClassification
 
-from ladasearch.compression.pipeline import TrainingSettings, compress_job
+from ladasearch.compression.pipeline import compress_job
 from ladasearch.compression.ratios import Ratios
+from ladasearch.compression.schedule import TrainingSettings
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.compression.teacher_outputs import TeacherOutputCache
 from ladasearch.tasks import TaskSpec

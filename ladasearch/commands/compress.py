@@ -149,7 +149,8 @@ def parse_loss_weights(text: str) -> dict[str, float]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the job, print a summary, and with ``--json`` one JSON object as the last line."""
-    from ladasearch.compression.pipeline import LossWeights, TrainingDiverged, compress_job
+    from ladasearch.compression.distill import LossWeights, TrainingDiverged
+    from ladasearch.compression.pipeline import compress_job
     from ladasearch.compression.ratios import Ratios
     from ladasearch.errors import LadaError
     from ladasearch.progress import set_quiet

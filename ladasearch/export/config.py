@@ -35,28 +35,19 @@ PACKAGES = ("ladasearch", "torch", "transformers", "optuna", "ray", "optuna-dash
 def matrix_layout(model: nn.Module) -> list[dict[str, Any]]:
     """Rank and sparsity of every compressed matrix of ``model``, measured on its layers.
 
-    One entry per factorized embedding, factorized linear or masked linear: ``name``, ``kind``,
+    One entry per compressed layer (:func:`~ladasearch.compression.kinds.compressed_layers`):
+    ``name``, ``kind`` (``factorized``, ``masked`` or ``factorized_embedding``),
     ``shape`` (dense m x n), ``rank`` (``None`` for a dense matrix), ``nonzero`` (weights kept),
     ``stored`` (entries of the stored factors), ``sparsity`` (pruned share of the stored entries)
     and ``density`` (nonzero / (m * n), the matrix's own compression ratio).
     """
-    from ladasearch.compression.layers import FactorizedEmbedding, FactorizedLinear, MaskedLinear
+    from ladasearch.compression.kinds import compressed_layers
 
     layout: list[dict[str, Any]] = []
-    for name, module in model.named_modules():
-        if isinstance(module, FactorizedEmbedding):
-            vocab, dim = int(module.num_embeddings), int(module.embedding_dim)
-            nonzero = stored = int(module.nonzero_count())
-            entry = {"kind": "factorized_embedding", "shape": [vocab, dim], "rank": module.rank}
-        elif isinstance(module, FactorizedLinear | MaskedLinear):
-            vocab, dim = int(module.out_features), int(module.in_features)
-            nonzero = int(module.nonzero_count(include_bias=False))
-            stored = int(module.stored_count())
-            kind = "factorized_linear" if isinstance(module, FactorizedLinear) else "masked_linear"
-            rank = module.rank if isinstance(module, FactorizedLinear) else None
-            entry = {"kind": kind, "shape": [vocab, dim], "rank": rank}
-        else:
-            continue
+    for name, module, kind in compressed_layers(model):
+        vocab, dim = kind.shape(module)
+        nonzero, stored = kind.counts(module)
+        entry: dict[str, Any] = {"kind": kind.name, "shape": [vocab, dim], "rank": kind.rank(module)}
         entry.update(
             name=name,
             nonzero=nonzero,
