@@ -1,10 +1,13 @@
 """The model card (``README.md``) of an export: what it is, its metrics against the teacher,
-how to load it."""
+how to load it, as a huggingface_hub ``ModelCard`` (its YAML header is the Hub's metadata:
+library, pipeline tag, tags) so the folder uploads to the Hub as it is."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from huggingface_hub import ModelCard, ModelCardData
 
 from ladasearch.export.config import CONFIG_STEM
 
@@ -63,7 +66,7 @@ def model_card(config: Mapping[str, Any], folder_name: str = "DIR") -> str:
     layout = config.get("matrices") or []
     ranks = sorted({m["rank"] for m in layout if m.get("rank") is not None})
     versions = ", ".join(f"{k} {v}" for k, v in config["versions"].items())
-    return f"""# LadaBERT-compressed {config.get("model")} for {task_name}
+    body = f"""# LadaBERT-compressed {config.get("model")} for {task_name}
 
 Trial {source["trial_number"]} of the ladasearch study `{source["study"]}`: the model compressed
 {factor} (P_embd {ratios["p_embd"]:.4f}, P_svd {ratios["p_svd"]:.4f}, P_weight {ratios["p_weight"]:.4f})
@@ -99,4 +102,9 @@ ladasearch predict {folder_name} --text "a gripping, beautifully acted film"
 - exported {source["exported_at"]}
 - {versions}
 """
-
+    metadata = ModelCardData(
+        library_name="transformers",
+        pipeline_tag="text-classification",
+        tags=["ladasearch", "ladabert", "compressed", "knowledge-distillation"],
+    )
+    return str(ModelCard(f"---\n{metadata.to_yaml()}\n---\n{body}"))

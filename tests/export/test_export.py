@@ -130,6 +130,10 @@ def test_export_best_writes_model_config_and_card(
     card = (out / "README.md").read_text()
     assert "| dev accuracy | 0.8200 | 0.7500 |" in card
     assert "ladasearch.load(" in card and "ladasearch predict" in card
+    from huggingface_hub import ModelCard
+
+    hub = ModelCard.load(out / "README.md")  # the Hub's metadata header parses
+    assert hub.data.pipeline_tag == "text-classification" and "ladasearch" in hub.data.tags
 
     predictions = ladasearch.load(out, device="cpu").predict(["a good film", "a dull film"])
     assert [p.label for p in predictions] != [] and all(
