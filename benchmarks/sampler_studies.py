@@ -22,12 +22,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from benchmarks.tabular import settings_from_args
 from ladasearch.commands.common import add_model_argument, add_task_arguments, task_spec_from_args
 from ladasearch.compression.accounting import parameter_groups
 from ladasearch.compression.pipeline import compress_job
 from ladasearch.compression.ratios import RATIO_KEYS, Ratios
-from ladasearch.compression.schedule import TrainingSettings
-from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.models import load_classifier
 from ladasearch.search.space import ConstrainedSpace, GroupSizes
 from ladasearch.tasks import load_task
@@ -124,14 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     net, _ = load_classifier(args.model, task.label_names)
     space = ConstrainedSpace(GroupSizes.of(parameter_groups(net)), target=args.target)
     del net
-    training = TrainingSettings(
-        iterations=args.iterations,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        max_length=args.max_length,
-    )
-    teacher = TeacherConfig(steps=args.teacher_steps or None, max_length=args.max_length, seed=0)
+    training, teacher = settings_from_args(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     storage = f"sqlite:///{args.out.with_suffix('.db')}"
     study = optuna.create_study(

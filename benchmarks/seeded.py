@@ -47,7 +47,7 @@ class Variant:
 
     name: str
     ratios: Ratios
-    budget: TrainingSettings
+    training: TrainingSettings
     trainer: Trainer | None = None
 
 
@@ -114,7 +114,7 @@ def run_variants(
                 model=model,
                 task=task,
                 ratios=variant.ratios,
-                training=variant.budget,
+                training=variant.training,
                 teacher_config=teacher_config,
                 seed=seed,
                 device=device,

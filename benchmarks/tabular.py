@@ -31,6 +31,8 @@ from ladasearch.compression.schedule import TrainingSettings
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.models import load_classifier
 from ladasearch.search.space import ConstrainedSpace, GroupSizes
+from ladasearch.search.study_file import TeacherSettings, TrialSettings
+from ladasearch.search.study_settings import teacher_config, training_settings
 from ladasearch.tasks import load_task
 
 __all__ = ["COLUMNS", "main", "points", "read_rows"]
@@ -55,6 +57,20 @@ COLUMNS = (
 """The table's columns; ``target`` is the size fraction asked, ``ratio`` the measured one,
 ``params`` the nonzero parameter count; ``embd_position`` is empty at a fixed target."""
 
+
+
+def settings_from_args(args: argparse.Namespace) -> tuple[TrainingSettings, TeacherConfig]:
+    """The runs' training and teacher settings from the shared flags, built as a study's are
+    (:mod:`ladasearch.search.study_settings`); the teacher is seeded 0 for every point."""
+    trial = TrialSettings(
+        iterations=args.iterations,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        max_length=args.max_length,
+    )
+    teacher = TeacherSettings(steps=args.teacher_steps or None)
+    return training_settings(trial), teacher_config(teacher, study_seed=0, max_length=args.max_length)
 
 def points(
     space: ConstrainedSpace, count: int, seed: int = 0
@@ -166,14 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     net, _ = load_classifier(args.model, task.label_names)
     space = ConstrainedSpace(GroupSizes.of(parameter_groups(net)), target, target_range)
     del net
-    training = TrainingSettings(
-        iterations=args.iterations,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        max_length=args.max_length,
-    )
-    teacher = TeacherConfig(steps=args.teacher_steps or None, max_length=args.max_length, seed=0)
+    training, teacher = settings_from_args(args)
     done = {int(row["point"]) for row in read_rows(args.out)}
     started = time.monotonic()
     for number, (ratios, params) in enumerate(points(space, args.points)):
