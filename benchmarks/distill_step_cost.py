@@ -27,9 +27,9 @@ from datetime import date
 import torch
 
 from ladasearch.compression.attention import attention_kernel
-from ladasearch.compression.budget import Ratios
 from ladasearch.compression.distill import LossWeights, distillation_losses, reapply_masks_
 from ladasearch.compression.plan import compress_
+from ladasearch.compression.ratios import Ratios
 from ladasearch.compression.teacher_outputs import TeacherOutputCache
 from ladasearch.models import load_classifier
 from ladasearch.tasks import TaskSpec, encode, load_task, make_loader
