@@ -286,7 +286,12 @@ def run_study(
     _check_feasible(study, groups)
     sizes = GroupSizes.of(groups)
     space = build_space(
-        study.space, sizes, target=study.target, target_range=study.target_range, seed=study.seed
+        study.space,
+        sizes,
+        target=study.target,
+        target_range=study.target_range,
+        seed=study.seed,
+        factorizations=study.factorizations,
     )
     run_dir = _run_dir(study)
     reap_folder(run_dir)  # searches killed here together with their reapers

@@ -29,6 +29,7 @@ __all__ = [
     "FREE_RANGE",
     "PAPER_TABLE2",
     "ConstrainedSpace",
+    "FactorizationChoice",
     "GroupSizes",
     "IndependentSpace",
     "RejectionSpace",
@@ -262,6 +263,29 @@ class RejectionSpace(SearchSpace):
         return {}
 
 
+class FactorizationChoice(SearchSpace):
+    """``inner``'s ratios and a categorical ``factorization`` among ``choices``.
+
+    A study searches the factorization when its study file's ``trial.factorization`` is a list:
+    the config then carries ``factorization``, which the trial trains with. An enqueued point
+    (``params_for``) leaves it to the sampler.
+    """
+
+    def __init__(self, inner: SearchSpace, choices: tuple[str, ...]) -> None:
+        super().__init__(inner.target, inner.target_range)
+        self.inner = inner
+        self.choices = choices
+        self.sizes = getattr(inner, "sizes", None)
+
+    def __call__(self, trial: Any) -> dict[str, Any]:
+        config = self.inner(trial)
+        config["factorization"] = trial.suggest_categorical("factorization", list(self.choices))
+        return config
+
+    def params_for(self, ratios: Ratios, target: float | None) -> dict[str, float]:
+        return self.inner.params_for(ratios, target)
+
+
 def build_space(
     kind: str,
     sizes: GroupSizes,
@@ -269,16 +293,21 @@ def build_space(
     target: float | None,
     target_range: tuple[float, float] | None,
     seed: int = 0,
+    factorizations: tuple[str, ...] = (),
 ) -> SearchSpace:
-    """The space a study file's ``space:`` names (``constrained``, ``independent``, ``rejection``)."""
+    """The space a study file's ``space:`` names (``constrained``, ``independent``, ``rejection``),
+    with a searched ``factorization`` when ``factorizations`` lists two or more."""
+    space: SearchSpace
     if kind == "constrained":
-        return ConstrainedSpace(sizes, target, target_range)
-    if kind == "independent":
-        return IndependentSpace(sizes, target, target_range)
-    if kind == "rejection":
+        space = ConstrainedSpace(sizes, target, target_range)
+    elif kind == "independent":
+        space = IndependentSpace(sizes, target, target_range)
+    elif kind == "rejection":
         assert target is not None
-        return RejectionSpace(sizes, target, seed)
-    raise ValueError(f"unknown space {kind!r}")
+        space = RejectionSpace(sizes, target, seed)
+    else:
+        raise ValueError(f"unknown space {kind!r}")
+    return FactorizationChoice(space, factorizations) if factorizations else space
 
 
 def paper_table2_points(low: float, high: float) -> list[tuple[float, Ratios]]:

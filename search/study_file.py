@@ -121,6 +121,7 @@ class StudyFile:
     teacher: TeacherSettings = field(default_factory=TeacherSettings)
     resources: Resources = field(default_factory=Resources)
     latency: LatencyBound | None = None  # target_latency_ms / latency_batch: a hard constraint
+    factorizations: tuple[str, ...] = ()  # searched: trial.factorization as a list (else fixed)
     source: str = "<study>"
     text: str = ""
 
@@ -129,6 +130,7 @@ class StudyFile:
         data = dataclasses.asdict(self)
         data.pop("text")
         data["objectives"] = list(self.objectives)
+        data["factorizations"] = list(self.factorizations)
         data["target_range"] = list(self.target_range) if self.target_range else None
         data["enqueue"] = self.enqueue if isinstance(self.enqueue, str) else list(self.enqueue)
         return data
@@ -222,6 +224,7 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
             gpu=resources.number("gpu", Resources.gpu, allow_zero=True),
         ),
         latency=parse_latency_bound(data, top.fail),
+        factorizations=_searched_factorizations(trial),
         source=source,
         text=text,
     )
@@ -236,13 +239,39 @@ def _trial_settings(trial: Reader) -> TrialSettings:
         learning_rate=trial.number("learning_rate", TrialSettings.learning_rate),
         max_length=trial.integer("max_length", TrialSettings.max_length),
         temperature=trial.number("temperature", TrialSettings.temperature),
-        factorization=trial.choice("factorization", TrialSettings.factorization, FACTORIZATIONS),
+        factorization=_fixed_factorization(trial),
         schedule=trial.choice("schedule", TrialSettings.schedule, SCHEDULES),
         layer_average=trial.flag("layer_average", TrialSettings.layer_average),
         temperature_squared=trial.flag("temperature_squared", TrialSettings.temperature_squared),
         label_weight=trial.number("label_weight", TrialSettings.label_weight, allow_zero=True),
         decay_norm_and_bias=trial.flag("decay_norm_and_bias", TrialSettings.decay_norm_and_bias),
     )
+
+
+def _searched_factorizations(trial: Reader) -> tuple[str, ...]:
+    """``trial.factorization`` given as a list: the choices a study searches (a categorical
+    parameter ``factorization``); () when it is one value."""
+    value = trial.get("factorization")
+    if not isinstance(value, list):
+        return ()
+    for item in value:
+        if item not in FACTORIZATIONS:
+            raise trial.fail(
+                "factorization", f"items must be among {', '.join(FACTORIZATIONS)}, got {item!r}"
+            )
+    if len(set(value)) != len(value) or len(value) < 2:
+        raise trial.fail(
+            "factorization", f"a searched list needs 2 or more distinct methods, got {value!r}"
+        )
+    return tuple(value)
+
+
+def _fixed_factorization(trial: Reader) -> str:
+    """The factorization of a trial that is not told one: the value, or a list's first item."""
+    searched = _searched_factorizations(trial)
+    if searched:
+        return searched[0]
+    return trial.choice("factorization", TrialSettings.factorization, FACTORIZATIONS)
 
 
 def _teacher_settings(teacher: Reader) -> TeacherSettings:
