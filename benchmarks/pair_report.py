@@ -96,8 +96,11 @@ def relation_section(folder: Path) -> list[str]:
         "claims about its polarity: agree / disagree), `paraphrase` (a review and a noisy copy "
         "of it or of another review of the same film). Before any teacher, a word-feature "
         "logistic regression (words of each segment, shared and one-sided words, every "
-        "cross-segment word pair; L2 chosen on dev) says whether the training split can teach "
-        "the label at all (`python -m benchmarks.pair_learnable --data DIR`):",
+        "cross-segment word pair; L2 chosen on dev) asks whether the training split can teach "
+        "the label (`python -m benchmarks.pair_learnable --data DIR`). A pass proves that it "
+        "can; a fail proves nothing: `claim` fails it and every teacher below learns it "
+        "(its label is a review-polarity x claim-polarity interaction, too sparse for word "
+        "pairs from 4,400 examples):",
         "",
         *(
             learnable_table(learnable)
