@@ -187,7 +187,11 @@ def _run(jobs: list[tuple[Any, dict[str, Any], Path]], workers: int) -> list[dic
             results.append(row)
             with out.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(row) + "\n")
-            shown = {k: v for k, v in row.items() if k not in ("dev_checks", "test_predictions", "test_labels")}
+            shown = {
+                k: v
+                for k, v in row.items()
+                if k not in ("dev_checks", "test_predictions", "test_labels")
+            }
             print(json.dumps(shown), flush=True)
     return results
 
