@@ -14,6 +14,7 @@ trained from scratch) and scores it the same way.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import random
 import time
@@ -42,6 +43,8 @@ from ladasearch.compression.evaluate import (
 from ladasearch.compression.factor_stats import load_factorizer
 from ladasearch.compression.factorize import Factorizer
 from ladasearch.compression.plan import compress_
+from ladasearch.compression.process_memo import remember
+from ladasearch.compression.process_memo import stats as memo_stats
 from ladasearch.compression.schedule import TrainBudget, ratios_at
 from ladasearch.compression.serialize import save_compressed
 from ladasearch.compression.teacher import TeacherConfig, get_teacher
@@ -71,8 +74,9 @@ log = logging.getLogger(__name__)
 IterationCallback = Callable[[int, float, int, float], None]
 """Called after each iteration with (iteration (1-based), dev accuracy, nonzero params, ratio)."""
 
-StepCallback = Callable[[int, float], None]
-"""Called every ``eval_every`` training steps with (global step (1-based), dev accuracy)."""
+StepCallback = Callable[[int, float], "bool | None"]
+"""Called every ``eval_every`` training steps with (global step (1-based), dev accuracy);
+returning ``False`` ends the curve (no further dev passes, e.g. after an early-stopping rung)."""
 
 
 @dataclass(frozen=True)
@@ -177,7 +181,8 @@ class StepEvaluator:
         started = time.perf_counter()
         accuracy = evaluate(self.student, self.dev, ("accuracy",), self.device)["accuracy"]
         self.seconds += time.perf_counter() - started
-        self.step_callback(global_step, accuracy)
+        if self.step_callback(global_step, accuracy) is False:
+            self.every = None  # the caller wants no more dev passes
 
 
 def run_ladabert(
@@ -210,10 +215,13 @@ def run_ladabert(
     first, history = checkpoint.restore(student) if checkpoint else (1, [])
     student.to(device)
     train = make_loader(
-        encode(task.train, tokenizer, budget.max_length), budget.batch_size, shuffle=True, seed=seed
+        _encoded(task.train, tokenizer, budget.max_length),
+        budget.batch_size,
+        shuffle=True,
+        seed=seed,
     )
     dev = make_loader(
-        encode(task.dev, tokenizer, budget.max_length),
+        _encoded(task.dev, tokenizer, budget.max_length),
         max(64, budget.batch_size),
         shuffle=False,
         sort_by_length=True,
@@ -308,8 +316,9 @@ def compress_job(
     predictions (``dev_predictions``, ``test_predictions``) allow paired tests between runs.
     """
     started = time.perf_counter()
+    memo_before = memo_stats()["hits"]
     torch_device = resolve_device(device)
-    data = load_task(task)
+    data = remember(("task", json.dumps(task.to_dict(), sort_keys=True)), lambda: load_task(task))
     if not quiet:
         announce(f"task {data.describe()}")
         announce(
@@ -325,14 +334,23 @@ def compress_job(
             f"{teacher.test_metrics['accuracy']:.4f}{' (cached)' if teacher.cached else ''}; "
             f"student: {budget.iterations} iterations x {budget.steps} distillation steps on {torch_device}"
         )
-    factorizer = load_factorizer(
-        budget.factorization,
-        teacher.model,
-        teacher.tokenizer,
-        data,
-        cache_folder=teacher.path,
-        device=torch_device,
-        max_length=budget.max_length,
+    factorizer = remember(
+        (
+            "factorizer",
+            budget.factorization,
+            str(teacher.path),
+            str(torch_device),
+            budget.max_length,
+        ),
+        lambda: load_factorizer(
+            budget.factorization,
+            teacher.model,
+            teacher.tokenizer,
+            data,
+            cache_folder=teacher.path,
+            device=torch_device,
+            max_length=budget.max_length,
+        ),
     )
     teacher_cache = None
     if budget.teacher_cache_mb > 0 and budget.objective == "distill":
@@ -441,6 +459,7 @@ def compress_job(
         "total_s": finished - started,
         "teacher_cached": teacher.cached,
         "evaluation_share": evaluation_s / max(finished - started, 1e-12),
+        "worker_reused": memo_stats()["hits"] - memo_before,  # built by an earlier trial
     }
     if teacher_cache is not None:
         metrics["timings"]["teacher_outputs_cached"] = teacher_cache.hits - counts_before[0]
@@ -448,10 +467,16 @@ def compress_job(
     return metrics
 
 
+def _encoded(examples: Any, tokenizer: Any, max_length: int) -> Any:
+    """``encode``, once per split, tokenizer and length in a search worker (``process_memo``)."""
+    key = ("encode", id(examples), id(tokenizer), max_length)
+    return remember(key, lambda: encode(examples, tokenizer, max_length), examples, tokenizer)
+
+
 def _sorted_loader(examples: Any, tokenizer: Any, max_length: int) -> Any:
     """An evaluation loader of length-sorted batches of 64 (predictions come back in order)."""
     return make_loader(
-        encode(examples, tokenizer, max_length), 64, shuffle=False, sort_by_length=True
+        _encoded(examples, tokenizer, max_length), 64, shuffle=False, sort_by_length=True
     )
 
 

@@ -45,6 +45,7 @@ from ladasearch.search.study_file import StudyFile
 from ladasearch.search.studydb.connect import HEARTBEAT_SECONDS, open_storage
 from ladasearch.search.studydb.urls import public_url, redact, resolve_storage_url
 from ladasearch.search.trainable import TrialContext, one_line, run_trial
+from ladasearch.search.worker import reuse_actors
 from ladasearch.tasks import TaskSpec
 
 __all__ = ["NUM_GPUS_ENV", "StudyRun", "make_sampler", "resumed_sampler", "run_study", "task_spec"]
@@ -228,6 +229,9 @@ def _tune(
             search_alg=ConcurrencyLimiter(searcher, max_concurrent=study.max_concurrent),
             scheduler=scheduler,
             num_samples=remaining,
+            # one worker process runs many trials; not under a Ray scheduler, whose stopped
+            # trials leave their thread running, so Ray could not reset their actor
+            reuse_actors=reuse_actors() and scheduler is None,
         ),
         run_config=tune.RunConfig(
             name=f"tune-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}",
@@ -368,6 +372,7 @@ def _run(
         keep_models=study.keep_models,
         cpus=study.resources.cpu,
         cache_dir=cache_dir,
+        early_stopping=study.early_stopping,
     )
     reaper = None if ray_address else start_ray(None, study.resources, run_dir)
 

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from ladasearch.errors import LadaError, StudyFileError
+from ladasearch.search.early_stopping import EarlyStopping, parse_early_stopping
 from ladasearch.search.latency_bound import LatencyBound, parse_latency_bound
 from ladasearch.units import parse_target
 
@@ -119,6 +120,7 @@ class StudyFile:
     teacher: TeacherSettings = field(default_factory=TeacherSettings)
     resources: Resources = field(default_factory=Resources)
     latency: LatencyBound | None = None  # target_latency_ms / latency_batch: a hard constraint
+    early_stopping: EarlyStopping | None = None  # MOASHA rungs (search/early_stopping.py)
     source: str = "<study>"
     text: str = ""
 
@@ -247,7 +249,7 @@ TOP_KEYS = (
     "name", "model", "task", "text_column", "text_pair_column", "label_column", "dev", "test", "mode",
     "target", "target_range", "objectives", "trials", "space", "sampler", "scheduler",
     "max_concurrent", "seed", "enqueue", "keep_models", "runs_dir", "trial", "teacher", "resources",
-    "target_latency_ms", "latency_batch",
+    "target_latency_ms", "latency_batch", "early_stopping",
 )  # fmt: skip
 
 
@@ -337,7 +339,20 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
         source=source,
         text=text,
     )
-    return study
+    return _with_early_stopping(study, data, top)
+
+
+def _with_early_stopping(study: StudyFile, data: Any, top: _Reader) -> StudyFile:
+    """``early_stopping`` parsed; it replaces the fixed mode's default ASHA, never a given one."""
+    total = study.trial.iterations * study.trial.steps
+    stopping = parse_early_stopping(data, top.fail, total_steps=total)
+    if stopping is None:
+        return study
+    if study.scheduler == "asha":
+        if "scheduler" in data:
+            raise top.fail("early_stopping", "and scheduler: asha exclude each other")
+        study = dataclasses.replace(study, scheduler="none")
+    return dataclasses.replace(study, early_stopping=stopping)
 
 
 def _flag(reader: _Reader, key: str) -> bool:
