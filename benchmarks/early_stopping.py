@@ -1,0 +1,175 @@
+"""MOASHA early stopping on a Pareto study: compute saved, front kept, rung placement checked.
+
+``python -m benchmarks.early_stopping [--trials 16] [--steps 24] [--rung 6] [--smoke]`` runs two
+Pareto studies (accuracy up, params down, over ``--target-range``) with the same sampler and
+seed, one trial at a time: ``record`` (the rung's dev accuracy is measured and stored, nobody is
+stopped: the study without early stopping) and ``moasha`` (``early_stopping: moasha``). It
+prints, per study, the compute used (distillation steps run, and the trials' summed wall time),
+the trials COMPLETE and PRUNED, the hypervolume of the front of COMPLETE trials (objectives
+``-accuracy`` and the measured ``ratio``; reference point: the majority-class dev accuracy and
+the high end of the target range), the saving and the hypervolume ratio, and the Spearman
+correlation between rung and final dev accuracy over the ``record`` study (the rung is in the
+right place at rho >= 0.6). Last line: one JSON object.
+
+Default: the offline ``minilm`` on ``rt`` with the benchmark profiles' teacher (300 steps, batch
+32, max length 64: the same cache key, so an existing teacher is reused). ``--smoke``: the tiny
+model and task of ``ladasearch.testing`` (a minute). The two studies run one after the other,
+so on a shared machine their wall times see different loads; the step counts do not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ladasearch.search.pareto_rank import hypervolume_2d
+
+__all__ = ["main", "study_numbers"]
+
+
+def _study(args: argparse.Namespace, folder: Path, arm: str) -> Any:
+    from ladasearch.search.study_file import parse_study
+
+    data: dict[str, Any] = {
+        "name": f"{args.name}-{arm}",
+        "mode": "pareto",
+        "target_range": list(args.target_range),
+        "objectives": ["accuracy", "params"],
+        "trials": args.trials,
+        "seed": args.seed,
+        "sampler": args.sampler,
+        "max_concurrent": 1,
+        "runs_dir": str(folder / "runs"),
+        "trial": {"iterations": args.iterations, "steps": args.steps, "max_length": 64},
+        "teacher": {"steps": 300, "batch_size": 32, "learning_rate": 5e-5},
+        "resources": {"cpu": 1, "gpu": 0},
+        "early_stopping": {
+            "method": arm,
+            "rung": args.rung,
+            "reduction_factor": args.reduction_factor,
+            "min_trials": args.min_trials,
+        },
+    }
+    if args.smoke:
+        from ladasearch.testing import make_tiny
+
+        model_dir, csv_path = make_tiny(folder / "tiny")
+        data.update(
+            model=str(model_dir),
+            task=f"csv:{csv_path}",
+            text_column="sentence",
+            label_column="sentiment",
+            teacher={"steps": 20, "batch_size": 16, "allow_weak": True},
+        )
+        data["trial"]["max_length"] = 16
+    else:
+        data.update(model=args.model, task=args.task)
+    return parse_study(data, source=f"{data['name']}.yaml")
+
+
+def study_numbers(
+    trials: list[Any], total_steps: int, reference: tuple[float, float]
+) -> dict[str, Any]:
+    """Compute, states and front hypervolume of one study's trials (Optuna ``FrozenTrial`` s)."""
+    steps = 0
+    wall = 0.0
+    states: dict[str, int] = {}
+    points = []
+    for trial in trials:
+        states[trial.state.name] = states.get(trial.state.name, 0) + 1
+        attrs = trial.user_attrs
+        if trial.state.name == "COMPLETE":
+            steps += total_steps
+            if isinstance(attrs.get("accuracy"), float) and isinstance(attrs.get("ratio"), float):
+                points.append((-attrs["accuracy"], attrs["ratio"]))
+        elif trial.state.name == "PRUNED":
+            steps += int(attrs.get("pruned_at_step", 0))
+        else:
+            continue
+        if trial.datetime_start and trial.datetime_complete:
+            wall += (trial.datetime_complete - trial.datetime_start).total_seconds()
+    return {
+        "distill_steps": steps,
+        "trial_wall_s": wall,
+        "states": states,
+        "hypervolume": hypervolume_2d(points, reference),
+        "front_points": len(points),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.early_stopping")
+    parser.add_argument("--trials", type=int, default=16)
+    parser.add_argument("--iterations", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=24, help="distillation steps per iteration")
+    parser.add_argument("--rung", type=int, default=6, help="global step of the rung")
+    parser.add_argument("--reduction-factor", type=float, default=3.0)
+    parser.add_argument("--min-trials", type=int, default=2)
+    parser.add_argument("--target-range", nargs=2, default=["2.5x", "10x"])
+    parser.add_argument("--sampler", default="tpe")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", default="minilm")
+    parser.add_argument("--task", default="rt")
+    parser.add_argument("--smoke", action="store_true", help="tiny model and task (a minute)")
+    parser.add_argument("--name", default="es")
+    parser.add_argument("--folder", type=Path, default=None, help="work folder (default: temp)")
+    parser.add_argument("--cache", default=None, help="teacher cache (default: the usual one)")
+    parser.add_argument("--arms", nargs="+", default=["record", "moasha"])
+    args = parser.parse_args(argv)
+    import optuna
+
+    from ladasearch.search.orchestrator import run_study
+    from ladasearch.search.rung_report import rung_report
+    from ladasearch.units import parse_target
+
+    folder = args.folder or Path(tempfile.mkdtemp(prefix="early-stopping-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{folder / 'early_stopping.db'}"
+    high = parse_target(args.target_range[0], what="target_range")  # 2.5x -> 0.4: largest
+    total_steps = args.iterations * args.steps
+    results: dict[str, Any] = {}
+    for arm in args.arms:
+        study = _study(args, folder, arm)
+        started = time.perf_counter()
+        run_study(study, storage=url, cache_dir=args.cache)
+        wall = time.perf_counter() - started
+        loaded = optuna.load_study(study_name=study.name, storage=url)
+        majority = float(loaded.user_attrs.get("majority_accuracy", 0.5))
+        trials = loaded.get_trials()
+        numbers = study_numbers(trials, total_steps, (-majority, high))
+        numbers["study_wall_s"] = wall
+        numbers["reference"] = [majority, high]
+        report = rung_report(trials, study.name)
+        numbers["spearman"] = None if report.n < 3 else report.spearman
+        numbers["spearman_n"] = report.n
+        numbers["spearman_line"] = report.line()
+        results[arm] = numbers
+        print(
+            f"{study.name}: {numbers['states']}, {numbers['distill_steps']} distillation steps, "
+            f"trials' wall {numbers['trial_wall_s']:.0f} s (study {wall:.0f} s), "
+            f"hypervolume {numbers['hypervolume']:.5f} over {numbers['front_points']} points",
+            flush=True,
+        )
+        print(report.line(), flush=True)
+    if "record" in results and "moasha" in results:
+        base, es = results["record"], results["moasha"]
+        results["saving_steps"] = 1 - es["distill_steps"] / max(base["distill_steps"], 1)
+        results["saving_wall"] = 1 - es["trial_wall_s"] / max(base["trial_wall_s"], 1e-9)
+        results["hypervolume_ratio"] = es["hypervolume"] / max(base["hypervolume"], 1e-12)
+        print(
+            f"MOASHA saves {100 * results['saving_steps']:.1f}% of the distillation steps and "
+            f"{100 * results['saving_wall']:.1f}% of the trials' wall time; its front's "
+            f"hypervolume is {100 * results['hypervolume_ratio']:.1f}% of the study without "
+            "early stopping"
+        )
+    results["settings"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
