@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         numbers["study_wall_s"] = wall
         numbers["reference"] = [majority, high]
         report = rung_report(trials, study.name)
-        numbers["spearman"] = None if report.n < 3 else report.spearman
+        numbers["spearman"] = None if math.isnan(report.spearman) else report.spearman
         numbers["spearman_n"] = report.n
         numbers["spearman_line"] = report.line()
         results[arm] = numbers

@@ -65,9 +65,11 @@ class RungReport:
 
     @property
     def verdict(self) -> str:
-        """``ok`` (rho >= 0.6), ``move the rung later`` or ``too few trials``."""
-        if self.n < 3 or math.isnan(self.spearman):
+        """``ok`` (rho >= 0.6), ``move the rung later``, ``too few trials`` or ``no spread``."""
+        if self.n < 3:
             return "too few trials"
+        if math.isnan(self.spearman):
+            return "no spread in accuracy"
         return "ok" if self.spearman >= GOOD_RHO else "move the rung later"
 
     def line(self) -> str:

@@ -215,6 +215,7 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
         checkpoint = _checkpoint(context, config, record)
         record.set("device", device)
         record.set("node", socket.gethostname())
+        record.set("worker_pid", os.getpid())  # the same for trials of a reused actor
         record.set("cuda_visible_devices", os.environ.get("CUDA_VISIBLE_DEVICES"))
 
         gate, rung_iteration, step_callback = _rung_gate(context, config, record)
