@@ -45,7 +45,13 @@ def _study(args: argparse.Namespace, folder: Path, arm: str) -> Any:
         "sampler": args.sampler,
         "max_concurrent": 1,
         "runs_dir": str(folder / "runs"),
-        "trial": {"iterations": args.iterations, "steps": args.steps, "max_length": 64},
+        "trial": {
+            "iterations": args.iterations,
+            "steps": args.steps,
+            "max_length": 64,
+            "learning_rate": args.learning_rate,
+            "measure_latency": args.latency,  # off: compute is training and evaluation
+        },
         "teacher": {"steps": 300, "batch_size": 32, "learning_rate": 5e-5},
         "resources": {"cpu": 1, "gpu": 0},
         "early_stopping": {
@@ -106,9 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.early_stopping")
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--iterations", type=int, default=1)
-    parser.add_argument("--steps", type=int, default=24, help="distillation steps per iteration")
-    parser.add_argument("--rung", type=int, default=6, help="global step of the rung")
+    parser.add_argument("--steps", type=int, default=40, help="distillation steps per iteration")
+    parser.add_argument("--rung", type=int, default=10, help="global step of the rung")
     parser.add_argument("--reduction-factor", type=float, default=3.0)
+    parser.add_argument("--learning-rate", type=float, default=2e-4)
+    parser.add_argument(
+        "--latency", action="store_true", help="measure each trial's latency (slow on a CPU)"
+    )
     parser.add_argument("--min-trials", type=int, default=2)
     parser.add_argument("--target-range", nargs=2, default=["2.5x", "10x"])
     parser.add_argument("--sampler", default="tpe")

@@ -62,6 +62,7 @@ class TrialSettings:
     temperature_squared: bool = True
     label_weight: float = 0.0
     decay_norm_and_bias: bool = False
+    measure_latency: bool = True  # false: no latency timing (not with a latency objective/bound)
 
 
 @dataclass(frozen=True)
@@ -321,6 +322,7 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
             decay_norm_and_bias=trial.flag(
                 "decay_norm_and_bias", TrialSettings.decay_norm_and_bias
             ),
+            measure_latency=trial.flag("measure_latency", TrialSettings.measure_latency),
         ),
         teacher=TeacherSettings(
             steps=None if teacher.data.get("steps") is None else teacher.integer("steps", 300),
@@ -344,6 +346,8 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
 
 def _with_early_stopping(study: StudyFile, data: Any, top: _Reader) -> StudyFile:
     """``early_stopping`` parsed; it replaces the fixed mode's default ASHA, never a given one."""
+    if not study.trial.measure_latency and ("latency" in study.objectives or study.latency):
+        raise top.fail("trial.measure_latency", "false leaves the latency objective unmeasured")
     total = study.trial.iterations * study.trial.steps
     stopping = parse_early_stopping(data, top.fail, total_steps=total)
     if stopping is None:

@@ -267,6 +267,7 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
                 quiet=True,
                 checkpoint=checkpoint,
                 step_callback=step_callback,
+                measure_latency=settings.measure_latency,
             )
         except RungStopped as stop:  # lost at its rung: PRUNED with its last values
             _report_pruned(record, stop, history, checkpoint)
