@@ -32,7 +32,7 @@ from ladasearch.search.pareto_rank import hypervolume_2d
 __all__ = ["main", "study_numbers"]
 
 
-def _study(args: argparse.Namespace, folder: Path, arm: str) -> Any:
+def _study(args: argparse.Namespace, folder: Path, arm: str, rung: int) -> Any:
     from ladasearch.search.study_file import parse_study
 
     data: dict[str, Any] = {
@@ -56,7 +56,7 @@ def _study(args: argparse.Namespace, folder: Path, arm: str) -> Any:
         "resources": {"cpu": 1, "gpu": 0},
         "early_stopping": {
             "method": arm,
-            "rung": args.rung,
+            "rung": rung,
             "reduction_factor": args.reduction_factor,
             "min_trials": args.min_trials,
         },
@@ -113,7 +113,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--iterations", type=int, default=1)
     parser.add_argument("--steps", type=int, default=40, help="distillation steps per iteration")
-    parser.add_argument("--rung", type=int, default=10, help="global step of the rung")
+    parser.add_argument(
+        "--rung",
+        default="10",
+        help="global step of the rung, or 'auto': the record study measures dev every "
+        "--rung-every steps and MOASHA's rung is the earliest step with Spearman rho >= 0.6",
+    )
+    parser.add_argument("--rung-every", type=int, default=10)
     parser.add_argument("--reduction-factor", type=float, default=3.0)
     parser.add_argument("--learning-rate", type=float, default=2e-4)
     parser.add_argument(
@@ -134,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     import optuna
 
     from ladasearch.search.orchestrator import run_study
-    from ladasearch.search.rung_report import rung_report
+    from ladasearch.search.rung_report import curve_report, earliest_good_step, rung_report
     from ladasearch.units import parse_target
 
     folder = args.folder or Path(tempfile.mkdtemp(prefix="early-stopping-"))
@@ -143,8 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     high = parse_target(args.target_range[0], what="target_range")  # 2.5x -> 0.4: largest
     total_steps = args.iterations * args.steps
     results: dict[str, Any] = {}
+    auto = args.rung == "auto"
+    rung = args.rung_every if auto else int(args.rung)
     for arm in args.arms:
-        study = _study(args, folder, arm)
+        study = _study(args, folder, arm, rung)
         started = time.perf_counter()
         run_study(study, storage=url, cache_dir=args.cache)
         wall = time.perf_counter() - started
@@ -158,6 +166,17 @@ def main(argv: list[str] | None = None) -> int:
         numbers["spearman"] = None if math.isnan(report.spearman) else report.spearman
         numbers["spearman_n"] = report.n
         numbers["spearman_line"] = report.line()
+        curve = curve_report(trials)
+        numbers["rung"] = rung
+        numbers["curve"] = {
+            str(k): [n, None if math.isnan(r) else r] for k, (n, r) in curve.items()
+        }
+        for step, (n, rho) in curve.items():
+            print(f"  dev curve at step {step}: {n} trials, Spearman rho = {rho:.3f}", flush=True)
+        if arm == "record" and auto:
+            good = earliest_good_step(curve)
+            rung = good if good is not None else max(curve, default=rung)
+            print(f"  MOASHA's rung: step {rung} (earliest with rho >= 0.6: {good})", flush=True)
         results[arm] = numbers
         print(
             f"{study.name}: {numbers['states']}, {numbers['distill_steps']} distillation steps, "

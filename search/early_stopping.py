@@ -3,7 +3,7 @@
 Study file::
 
     early_stopping:
-      method: moasha          # or "record": rungs measured and stored, nothing stopped
+      method: moasha          # or "record": the rung and its multiples measured, none stopped
       rung: 10                # the global distillation step where trials are ranked
       reduction_factor: 3     # about 1 in 3 continues past the rung
       min_trials: 2           # trials at the rung before any is stopped (the first always goes on)
@@ -23,8 +23,10 @@ its last values (``rung``, ``last_values``, ``pruned_at_step``), never on the fr
 A rung on an iteration boundary (a multiple of ``trial.steps``) reuses that iteration's dev
 pass; any other rung costs one dev pass. Where to put the rung: where its ranking predicts the
 final one. ``python -m ladasearch.search.rung_report STUDY --storage URL`` prints the Spearman
-correlation between rung and final dev accuracy over the study's COMPLETE trials (run a study with
-``method: record`` first); below 0.6, move the rung later.
+correlation between rung and final dev accuracy over the study's COMPLETE trials, and for every
+step of the dev curve a ``method: record`` study measures (the rung and each multiple of it
+before the end, user attribute ``rung_curve``): place the rung at the earliest step whose rho is
+at least 0.6.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ __all__ = [
 
 METHODS = ("moasha", "record")
 RUNG_ATTR = "rung"
+CURVE_ATTR = "rung_curve"
 
 
 @dataclass(frozen=True)
@@ -167,12 +170,21 @@ class RungGate:
         self.size = float(size)
         self.set_attr = set_attr
         self.passed = False
+        self.curve: dict[str, float] = {}
 
     def _recorded(self) -> list[tuple[float, float]]:
         study_id = self.storage.get_study_id_from_name(self.study_name)
         trials = self.storage.get_all_trials(study_id, deepcopy=False)
         attrs = [{**t.user_attrs, "_number": t.number} for t in trials]
         return rung_points(attrs, self.settings.rung, exclude=self.number)
+
+    def observe(self, step: int, accuracy: float) -> None:
+        """Add a point of the trial's dev curve (``method: record``): user attribute ``rung_curve``.
+
+        ``rung_report`` ranks each step of the curve against the final accuracy, to place the rung.
+        """
+        self.curve[str(step)] = accuracy
+        self.set_attr(CURVE_ATTR, dict(self.curve))
 
     def check(self, step: int, accuracy: float) -> None:
         """At ``step == rung``: record, rank, and raise :class:`RungStopped` if the trial loses."""

@@ -18,7 +18,15 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["GOOD_RHO", "RungReport", "main", "rung_report", "spearman"]
+__all__ = [
+    "GOOD_RHO",
+    "RungReport",
+    "curve_report",
+    "earliest_good_step",
+    "main",
+    "rung_report",
+    "spearman",
+]
 
 GOOD_RHO = 0.6
 
@@ -101,6 +109,32 @@ def rung_report(trials: Sequence[Any], study: str = "") -> RungReport:
     return RungReport(study, step, len(pairs), rho, tuple(pairs))
 
 
+def curve_report(trials: Sequence[Any]) -> dict[int, tuple[int, float]]:
+    """Step -> (n, Spearman rho vs final dev accuracy) over the dev curves of ``method: record``
+    studies (``rung_curve``), COMPLETE trials only."""
+    by_step: dict[int, list[tuple[float, float]]] = {}
+    for trial in trials:
+        curve, final = trial.user_attrs.get("rung_curve"), trial.user_attrs.get("accuracy")
+        if trial.state.name != "COMPLETE" or not isinstance(curve, dict):
+            continue
+        if not isinstance(final, (int, float)):
+            continue
+        for step, accuracy in curve.items():
+            by_step.setdefault(int(step), []).append((float(accuracy), float(final)))
+    return {
+        step: (len(pairs), spearman([p[0] for p in pairs], [p[1] for p in pairs]))
+        for step, pairs in sorted(by_step.items())
+    }
+
+
+def earliest_good_step(curve: dict[int, tuple[int, float]]) -> int | None:
+    """The earliest step whose rho is at least :data:`GOOD_RHO` (None: no such step)."""
+    for step, (n, rho) in sorted(curve.items()):
+        if n >= 3 and not math.isnan(rho) and rho >= GOOD_RHO:
+            return step
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command line: one line (or ``--json``: one JSON object) per study named."""
     parser = argparse.ArgumentParser(prog="python -m ladasearch.search.rung_report")
@@ -121,13 +155,24 @@ def main(argv: list[str] | None = None) -> int:
             except KeyError as exc:
                 raise LadaError(f"no study named {name!r} in the database") from exc
             report = rung_report(study.get_trials(deepcopy=False), name)
+            curve = curve_report(study.get_trials(deepcopy=False))
             if args.json:
                 data = asdict(report)
                 data["spearman"] = None if math.isnan(report.spearman) else report.spearman
                 data["verdict"] = report.verdict
+                data["curve"] = {
+                    str(k): {"n": n, "spearman": None if math.isnan(r) else r}
+                    for k, (n, r) in curve.items()
+                }
+                data["earliest_good_step"] = earliest_good_step(curve)
                 print(json.dumps(data))
             else:
                 print(report.line())
+                for step, (n, rho) in curve.items():
+                    shown = "n/a" if math.isnan(rho) else f"{rho:.3f}"
+                    print(f"  dev curve at step {step}: {n} trials, rho = {shown}")
+                if curve:
+                    print(f"  earliest step with rho >= {GOOD_RHO}: {earliest_good_step(curve)}")
     except LadaError as exc:
         print(f"rung_report: error: {exc}", file=sys.stderr)
         return 2

@@ -167,10 +167,14 @@ def _rung_gate(
     iteration = settings.iteration_of(context.trial.steps)
     if iteration is not None:
         return gate, iteration, None
+    total = context.trial.iterations * context.trial.steps
 
     def on_step(step: int, accuracy: float) -> bool:
         gate.check(step, accuracy)
-        return step < settings.rung  # past the rung: no more dev passes
+        if settings.stops:
+            return step < settings.rung  # past the rung: no more dev passes
+        gate.observe(step, accuracy)  # record: the curve at each multiple of the rung
+        return step + settings.rung < total  # the last multiple before the end
 
     return gate, None, on_step
 

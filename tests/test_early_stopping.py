@@ -15,8 +15,8 @@ from search_helpers import ladasearch, last_json, write_study
 from ladasearch.errors import StudyFileError
 from ladasearch.search.early_stopping import EarlyStopping, RungGate, RungStopped
 from ladasearch.search.pareto_rank import hypervolume_2d, non_dominated_ranks, promote
+from ladasearch.search.rung_report import curve_report, earliest_good_step, rung_report, spearman
 from ladasearch.search.rung_report import main as report_main
-from ladasearch.search.rung_report import rung_report, spearman
 from ladasearch.search.study_file import parse_study
 from ladasearch.search.studydb.connect import open_storage
 
@@ -193,3 +193,25 @@ def test_tiny_pareto_search_stores_stopped_trials_pruned(
     assert pruned[0].number not in {t.number for t in loaded.best_trials}
     table = ladasearch(["show", "tiny"], tmp_path, cache).stdout
     assert f"trial {pruned[0].number}: stopped early at its rung, step 2" in table
+
+
+def test_a_record_study_places_the_rung_on_its_dev_curve(tmp_path: Path) -> None:
+    storage = open_storage(f"sqlite:///{tmp_path / 'curve.db'}")
+    study = optuna.create_study(study_name="c", storage=storage, directions=["maximize"])
+    finals = [0.60, 0.70, 0.80, 0.90]
+    early = [0.80, 0.60, 0.90, 0.70]  # step 10 ranks them unlike the end; step 20 like it
+    for final, first in zip(finals, early, strict=True):
+        trial = study.ask()
+        gate = RungGate(
+            EarlyStopping("record", 10, 3, 2), storage, "c", trial.number, 0.2, trial.set_user_attr
+        )
+        gate.check(10, first)
+        gate.observe(10, first)
+        gate.observe(20, final - 0.1)
+        trial.set_user_attr("accuracy", final)
+        study.tell(trial, final)
+    curve = curve_report(study.get_trials())
+    assert curve[10][0] == 4 and curve[10][1] == pytest.approx(0.0)
+    assert curve[20] == (4, pytest.approx(1.0))
+    assert earliest_good_step(curve) == 20
+    assert earliest_good_step({10: (4, 0.2)}) is None
