@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ladasearch.search.pareto_rank import hypervolume_2d
+from ladasearch.search.pareto_rank import hypervolume_2d, promote
 
-__all__ = ["main", "study_numbers"]
+__all__ = ["main", "replay", "study_numbers"]
 
 
 def _study(args: argparse.Namespace, folder: Path, arm: str, rung: int) -> Any:
@@ -108,6 +108,47 @@ def study_numbers(
     }
 
 
+def replay(
+    trials: list[Any],
+    step: int,
+    reduction_factor: float,
+    min_trials: int,
+    total_steps: int,
+    reference: tuple[float, float],
+) -> dict[str, Any]:
+    """MOASHA's decisions replayed on a ``record`` study's dev curves, trial by trial in order.
+
+    Trials are deterministic given their ratios and seed, and the sampler proposes the same
+    points whatever was stopped (seen: the record and MOASHA studies of the same seed ran the
+    same 16 points), so a replay predicts which trials a MOASHA study at rung ``step`` would stop,
+    its distillation steps and its front. It is checked against a real MOASHA run where one ran.
+    """
+    recorded: list[tuple[float, float]] = []
+    steps, kept, pruned = 0, [], []
+    for trial in sorted(trials, key=lambda t: t.number):
+        curve, rung = trial.user_attrs.get("rung_curve") or {}, trial.user_attrs.get("rung") or {}
+        accuracy = curve.get(str(step), rung.get("accuracy") if rung.get("step") == step else None)
+        final = trial.user_attrs.get("accuracy")
+        if trial.state.name != "COMPLETE" or accuracy is None or final is None:
+            continue
+        point = (-float(accuracy), float(rung.get("size", trial.user_attrs.get("ratio", 1.0))))
+        go_on = promote(point, recorded, reduction_factor, min_trials)
+        recorded.append(point)
+        if go_on:
+            kept.append((-float(final), float(trial.user_attrs["ratio"])))
+            steps += total_steps
+        else:
+            pruned.append(trial.number)
+            steps += step
+    return {
+        "rung": step,
+        "reduction_factor": reduction_factor,
+        "pruned": pruned,
+        "distill_steps": steps,
+        "hypervolume": hypervolume_2d(kept, reference),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.early_stopping")
     parser.add_argument("--trials", type=int, default=16)
@@ -135,26 +176,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="es")
     parser.add_argument("--folder", type=Path, default=None, help="work folder (default: temp)")
     parser.add_argument("--cache", default=None, help="teacher cache (default: the usual one)")
-    parser.add_argument("--arms", nargs="+", default=["record", "moasha"])
+    parser.add_argument(
+        "--arms",
+        nargs="*",
+        default=["record", "moasha"],
+        help="studies to run now; a study of the other arm already in --folder's database is "
+        "read instead (none: only read and replay)",
+    )
     args = parser.parse_args(argv)
     import optuna
 
     from ladasearch.search.orchestrator import run_study
     from ladasearch.search.rung_report import curve_report, earliest_good_step, rung_report
+    from ladasearch.search.studydb.connect import open_storage
     from ladasearch.units import parse_target
 
     folder = args.folder or Path(tempfile.mkdtemp(prefix="early-stopping-"))
     folder.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{folder / 'early_stopping.db'}"
+    open_storage(url)  # creates the database's tables, so that it can be listed
     high = parse_target(args.target_range[0], what="target_range")  # 2.5x -> 0.4: largest
     total_steps = args.iterations * args.steps
     results: dict[str, Any] = {}
     auto = args.rung == "auto"
     rung = args.rung_every if auto else int(args.rung)
-    for arm in args.arms:
+    stored = {s.study_name for s in optuna.get_all_study_summaries(url)}
+    for arm in ("record", "moasha"):
         study = _study(args, folder, arm, rung)
+        if arm not in args.arms and study.name not in stored:
+            continue
         started = time.perf_counter()
-        run_study(study, storage=url, cache_dir=args.cache)
+        if arm in args.arms:  # else: read the study an earlier invocation ran
+            run_study(study, storage=url, cache_dir=args.cache)
         wall = time.perf_counter() - started
         loaded = optuna.load_study(study_name=study.name, storage=url)
         majority = float(loaded.user_attrs.get("majority_accuracy", 0.5))
@@ -173,6 +226,23 @@ def main(argv: list[str] | None = None) -> int:
         }
         for step, (n, rho) in curve.items():
             print(f"  dev curve at step {step}: {n} trials, Spearman rho = {rho:.3f}", flush=True)
+        if arm == "record":
+            base_steps, base_hv = numbers["distill_steps"], numbers["hypervolume"]
+            numbers["replays"] = []
+            for step in sorted(set(curve) | {rung}):
+                for factor in (3.0, 4.0, 6.0):
+                    r = replay(
+                        trials, step, factor, args.min_trials, total_steps, (-majority, high)
+                    )
+                    r["saving_steps"] = 1 - r["distill_steps"] / max(base_steps, 1)
+                    r["hypervolume_ratio"] = r["hypervolume"] / max(base_hv, 1e-12)
+                    numbers["replays"].append(r)
+                    print(
+                        f"  replay: rung {step}, reduction {factor:g}: stops {len(r['pruned'])}, "
+                        f"saves {100 * r['saving_steps']:.1f}% of the steps, hypervolume "
+                        f"{100 * r['hypervolume_ratio']:.1f}%",
+                        flush=True,
+                    )
         if arm == "record" and auto:
             good = earliest_good_step(curve)
             rung = good if good is not None else max(curve, default=rung)
