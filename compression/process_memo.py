@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-__all__ = ["clear", "enable", "enabled", "remember", "stats"]
+__all__ = ["clear", "enable", "enabled", "encoded", "remember", "stats"]
 
 T = TypeVar("T")
 
@@ -65,3 +65,11 @@ def remember(key: Hashable, build: Callable[[], T], *keep: Any) -> T:
 def stats() -> dict[str, int]:
     """``hits`` and ``builds`` since the last :func:`clear` (the trials' ``timings`` record them)."""
     return dict(_STATS)
+
+
+def encoded(examples: Any, tokenizer: Any, max_length: int) -> Any:
+    """``ladasearch.tasks.encode``, once per split, tokenizer and length while enabled."""
+    from ladasearch.tasks import encode
+
+    key = ("encode", id(examples), id(tokenizer), max_length)
+    return remember(key, lambda: encode(examples, tokenizer, max_length), examples, tokenizer)

@@ -8,8 +8,7 @@ import pytest
 import torch
 from transformers import BertForSequenceClassification
 
-from ladasearch.compression.budget import (
-    Ratios,
+from ladasearch.compression.accounting import (
     count_nonzero_params,
     parameter_groups,
     predict_params,
@@ -21,9 +20,11 @@ from ladasearch.compression.factorize import (
     fisher_factors,
     whitened_factors,
 )
-from ladasearch.compression.layers import svd_factors
-from ladasearch.compression.pipeline import TrainBudget, compress_job
+from ladasearch.compression.matrix_ops import svd_factors
+from ladasearch.compression.pipeline import compress_job
 from ladasearch.compression.plan import compress_
+from ladasearch.compression.ratios import Ratios
+from ladasearch.compression.schedule import TrainingSettings
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.tasks import TaskSpec
 
@@ -86,7 +87,7 @@ def test_unknown_factorization_is_one_clear_error() -> None:
     from ladasearch.errors import LadaError
 
     with pytest.raises(LadaError, match="factorization must be one of svd, fisher, whiten"):
-        TrainBudget(factorization="qr")
+        TrainingSettings(factorization="qr")
 
 
 @pytest.mark.parametrize("method", ["fisher", "whiten"])
@@ -98,7 +99,7 @@ def test_statistics_are_cached_next_to_the_teacher_and_steps_zero_compresses_onl
         "model": str(tiny_model_dir),
         "task": task,
         "ratios": Ratios(0.5, 0.5, 0.7),
-        "budget": TrainBudget(iterations=1, steps=0, factorization=method),
+        "training": TrainingSettings(iterations=1, steps=0, factorization=method),
         "teacher_config": TINY_TEACHER,
         "device": "cpu",
         "cache_dir": tmp_path / "cache",

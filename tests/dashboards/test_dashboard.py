@@ -28,7 +28,7 @@ from ladasearch.dashboards.server import FIGURE_ID, register_figures
 from ladasearch.search.studydb.connect import open_storage
 from ladasearch.search.studydb.records import load_studies
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 STUDY = "dashboard-study-7x"
 TRIALS = [
     FakeTrial(0.70, TEACHER_PARAMS / 10, latency_ms=2.0),

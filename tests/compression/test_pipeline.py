@@ -10,9 +10,12 @@ import pytest
 import torch
 
 from ladasearch.cli import main
-from ladasearch.compression.budget import Ratios, parameter_groups, predict_params
+from ladasearch.compression.accounting import parameter_groups, predict_params
+from ladasearch.compression.distill import TrainingDiverged
 from ladasearch.compression.layers import FactorizedLinear
-from ladasearch.compression.pipeline import TrainBudget, TrainingDiverged, compress_job, ratios_at
+from ladasearch.compression.pipeline import compress_job
+from ladasearch.compression.ratios import Ratios
+from ladasearch.compression.schedule import TrainingSettings, ratios_at
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.tasks import TaskSpec
 
@@ -41,7 +44,7 @@ def test_compress_job_reaches_the_predicted_size_and_reports_every_iteration(
         model=str(tiny_model_dir),
         task=tiny_task(tiny_csv),
         ratios=ratios,
-        budget=TrainBudget(iterations=2, steps=3, batch_size=16, learning_rate=1e-3),
+        training=TrainingSettings(iterations=2, steps=3, batch_size=16, learning_rate=1e-3),
         teacher_config=TINY_TEACHER,
         device="cpu",
         out_dir=tmp_path / "student",
@@ -82,7 +85,7 @@ def test_masks_hold_through_distillation(
         model=str(tiny_model_dir),
         task=tiny_task(tiny_csv),
         ratios=Ratios(1.0, 0.8, 0.3),
-        budget=TrainBudget(iterations=1, steps=5, batch_size=16, learning_rate=1e-2),
+        training=TrainingSettings(iterations=1, steps=5, batch_size=16, learning_rate=1e-2),
         teacher_config=TINY_TEACHER,
         device="cpu",
         out_dir=tmp_path / "student",
@@ -106,7 +109,7 @@ def test_a_diverging_run_raises_training_diverged(
             model=str(tiny_model_dir),
             task=tiny_task(tiny_csv),
             ratios=Ratios(0.5, 0.5, 0.5),
-            budget=TrainBudget(iterations=2, steps=5, batch_size=16, learning_rate=1e30),
+            training=TrainingSettings(iterations=2, steps=5, batch_size=16, learning_rate=1e30),
             teacher_config=TINY_TEACHER,
             device="cpu",
             measure_latency=False,

@@ -11,7 +11,7 @@ import yaml
 from ladasearch.errors import StudyFileError
 from ladasearch.search.study_file import load_study_file, parse_study
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BASE: dict[str, Any] = {"name": "x", "target": "5x", "trial": {"steps": 10}}
 
 

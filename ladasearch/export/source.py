@@ -30,10 +30,9 @@ def model_dir(study: StudyRecord, trial: TrialRecord) -> Path | None:
         return folder
     base = study.user_attrs.get("study_dir")
     if not base:
-        from ladasearch.dashboards.export import study_settings
+        from ladasearch.search.study_settings import stored_settings
 
-        runs = study_settings(study).get("runs_dir") or "runs"
-        base = str(Path(str(runs)) / study.name)
+        base = str(Path(stored_settings(study).runs_dir) / study.name)
     return Path(str(base)) / folder
 
 
@@ -81,52 +80,31 @@ def retrain_trial(
 ) -> dict[str, Any]:
     """Run ``compress_job`` again with the trial's ratios and study settings; save to ``folder``.
 
-    The settings are those the search stored on the study (``study_file``: trial schedule,
-    teacher budget, seed), so the teacher comes from the same cache entry as the search's.
+    The settings are those the search stored on the study (validated as a study file is: the
+    whole ``trial:`` section, the teacher's settings, the seed), so the teacher comes from the same cache entry as the search's.
     """
-    from ladasearch.compression.budget import Ratios
-    from ladasearch.compression.pipeline import TrainBudget, compress_job
-    from ladasearch.compression.teacher import TeacherConfig
-    from ladasearch.dashboards.export import study_settings
-    from ladasearch.search.study_file import TeacherSettings, TrialSettings
+    from ladasearch.compression.pipeline import compress_job
+    from ladasearch.search.study_settings import stored_settings
     from ladasearch.tasks import TaskSpec
 
-    settings = study_settings(study)
-    schedule = TrialSettings(**_fields(TrialSettings, settings.get("trial")))
-    teacher = TeacherSettings(**_fields(TeacherSettings, settings.get("teacher")))
-    seed = int(settings.get("seed") or 0)
-    task_attr = study.user_attrs.get("task", settings.get("task", "rt"))
+    settings = stored_settings(study)
     task = (
-        TaskSpec(**_fields(TaskSpec, task_attr))
-        if isinstance(task_attr, Mapping)
-        else TaskSpec(name=str(task_attr), seed=seed)
+        TaskSpec(**_fields(TaskSpec, settings.task))
+        if isinstance(settings.task, Mapping)
+        else TaskSpec(name=str(settings.task), seed=settings.seed)
     )
-    values = [trial.ratio(key) for key in ("p_embd", "p_svd", "p_weight")]
-    if any(v is None for v in values):
+    ratios = trial.ratios()
+    if ratios is None:
         raise LadaError(
             f"trial {trial.number} records no p_embd / p_svd / p_weight: cannot retrain it"
         )
-    p_embd, p_svd, p_weight = (float(v or 0.0) for v in values)
     return compress_job(
-        model=str(study.user_attrs.get("model") or settings.get("model") or "minilm"),
+        model=settings.model,
         task=task,
-        ratios=Ratios(p_embd, p_svd, p_weight),
-        budget=TrainBudget(
-            iterations=schedule.iterations,
-            steps=schedule.steps,
-            batch_size=schedule.batch_size,
-            learning_rate=schedule.learning_rate,
-            max_length=schedule.max_length,
-            temperature=schedule.temperature,
-        ),
-        teacher_config=TeacherConfig(
-            steps=teacher.steps,
-            batch_size=teacher.batch_size,
-            learning_rate=teacher.learning_rate,
-            max_length=schedule.max_length,
-            seed=teacher.seed_for(seed),
-        ),
-        seed=seed,
+        ratios=ratios,
+        training=settings.training(),
+        teacher_config=settings.teacher_config(),
+        seed=settings.seed,
         device=device,
         out_dir=folder,
     )

@@ -8,9 +8,8 @@ import math
 import pytest
 from transformers import BertForSequenceClassification
 
-from ladasearch.compression.budget import (
+from ladasearch.compression.accounting import (
     ParameterGroups,
-    Ratios,
     count_nonzero_params,
     embedding_rank,
     encoder_rank,
@@ -23,6 +22,7 @@ from ladasearch.compression.budget import (
     solve_p_weight,
 )
 from ladasearch.compression.plan import compress_
+from ladasearch.compression.ratios import Ratios
 from ladasearch.errors import InfeasibleTarget, RatioError
 
 RATIO_TABLE = [

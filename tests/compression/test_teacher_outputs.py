@@ -7,8 +7,9 @@ from pathlib import Path
 import torch
 from transformers import BertForSequenceClassification
 
-from ladasearch.compression.budget import Ratios
-from ladasearch.compression.pipeline import TrainBudget, compress_job
+from ladasearch.compression.pipeline import compress_job
+from ladasearch.compression.ratios import Ratios
+from ladasearch.compression.schedule import TrainingSettings
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.compression.teacher_outputs import TeacherOutputCache
 from ladasearch.tasks import TaskSpec
@@ -38,7 +39,7 @@ def test_a_second_trial_reads_every_teacher_output(
         "model": str(tiny_model_dir),
         "task": TaskSpec(f"csv:{tiny_csv}", text_column="sentence", label_column="sentiment"),
         "ratios": Ratios(0.5, 0.5, 0.7),
-        "budget": TrainBudget(iterations=2, steps=3, batch_size=16, learning_rate=1e-3),
+        "training": TrainingSettings(iterations=2, steps=3, batch_size=16, learning_rate=1e-3),
         "teacher_config": TeacherConfig(steps=20, batch_size=16, learning_rate=1e-3),
         "device": "cpu",
         "cache_dir": tmp_path / "cache",

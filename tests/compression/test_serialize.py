@@ -10,8 +10,8 @@ import torch
 from transformers import AutoTokenizer, BertForSequenceClassification, PreTrainedTokenizerBase
 
 import ladasearch
-from ladasearch.compression.budget import Ratios
 from ladasearch.compression.plan import compress_, compression_layout
+from ladasearch.compression.ratios import Ratios
 from ladasearch.compression.serialize import load_compressed, save_compressed
 from ladasearch.errors import ModelError
 from ladasearch.inference import CompressedClassifier, Prediction

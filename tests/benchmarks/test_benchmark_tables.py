@@ -10,8 +10,9 @@ from transformers import BertForSequenceClassification
 from benchmarks.gpu_searched import dev_best
 from benchmarks.seeded import Variant, VariantResult, render
 from benchmarks.tabular import COLUMNS, merge, points, read_rows
-from ladasearch.compression.budget import Ratios, parameter_groups
-from ladasearch.compression.pipeline import TrainBudget
+from ladasearch.compression.accounting import parameter_groups
+from ladasearch.compression.ratios import Ratios
+from ladasearch.compression.schedule import TrainingSettings
 from ladasearch.search.space import ConstrainedSpace, GroupSizes
 
 
@@ -70,7 +71,7 @@ def test_the_searched_point_is_chosen_on_dev_only() -> None:
 
 def _result(name: str, runs: list[tuple[int, list[int]]]) -> VariantResult:
     return VariantResult(
-        Variant(name, Ratios(0.5, 0.5, 0.5), TrainBudget()),
+        Variant(name, Ratios(0.5, 0.5, 0.5), TrainingSettings()),
         [
             {
                 "seed": seed,

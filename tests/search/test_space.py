@@ -10,8 +10,9 @@ import pytest
 import torch
 from transformers import BertForSequenceClassification
 
-from ladasearch.compression.budget import Ratios, count_nonzero_params, parameter_groups
+from ladasearch.compression.accounting import count_nonzero_params, parameter_groups
 from ladasearch.compression.plan import compress_
+from ladasearch.compression.ratios import Ratios
 from ladasearch.errors import InfeasibleTarget
 from ladasearch.search.space import (
     ConstrainedSpace,
@@ -94,7 +95,7 @@ def test_paper_table2_rows() -> None:
         10.0,
     ]
     ((target, ratios),) = paper_table2_points(0.21, 0.21)  # nearest row: 5x
-    assert target == pytest.approx(0.2) and ratios["p_weight"] == pytest.approx(1 / 3.41)
+    assert target == pytest.approx(0.2) and ratios.p_weight == pytest.approx(1 / 3.41)
 
 
 def test_independent_baseline_misses_the_target(base: tuple) -> None:
@@ -128,6 +129,6 @@ def test_balanced_points_compress_both_groups_alike_and_reach_their_targets(base
     space = ConstrainedSpace(sizes, target=0.4)
     (params,) = enqueue_points(space, "balanced")
     (point,) = sample(space, 1, [params])
-    assert point["p_embd"] == pytest.approx(points[0][1]["p_embd"])
+    assert point["p_embd"] == pytest.approx(points[0][1].p_embd)
     assert point["p_svd"] * point["p_weight"] == pytest.approx(point["p_embd"], rel=0.05)
     assert abs(measured_ratio(model, sizes, point) - 0.4) <= 0.01 * 0.4

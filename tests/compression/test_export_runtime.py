@@ -17,10 +17,11 @@ from dashboard_helpers import FakeTrial, add_study
 
 import ladasearch
 from ladasearch.cli import main
-from ladasearch.compression.budget import Ratios, count_nonzero_params
+from ladasearch.compression.accounting import count_nonzero_params
 from ladasearch.compression.evaluate import file_sha256
 from ladasearch.compression.modeling_ladasearch import LadaLinear
 from ladasearch.compression.plan import compress_
+from ladasearch.compression.ratios import Ratios
 from ladasearch.compression.runtime import choose_forms, export_model, write_export
 from ladasearch.compression.serialize import load_compressed, save_compressed
 from ladasearch.errors import ModelError
@@ -444,7 +445,7 @@ def test_latency_report_states_the_5x_goal_from_the_numbers(tmp_path: Path) -> N
 
 
 def test_a_failed_export_leaves_the_old_one_untouched(tmp_path: Path) -> None:
-    from ladasearch.dashboards.export_folder import staged_folder, write_manifest
+    from ladasearch.export.folder import staged_folder, write_manifest
 
     out = tmp_path / "export"
     with staged_folder(out) as staging:

@@ -9,9 +9,11 @@ import pytest
 import torch
 from transformers import BertTokenizerFast
 
-from ladasearch.compression.budget import Ratios
 from ladasearch.compression.distill import DistillSettings, distill_phase, phase_losses
-from ladasearch.compression.pipeline import TrainBudget, compress_job, run_ladabert
+from ladasearch.compression.loop import run_ladabert
+from ladasearch.compression.pipeline import compress_job
+from ladasearch.compression.ratios import Ratios
+from ladasearch.compression.schedule import TrainingSettings
 from ladasearch.compression.scratch import (
     build_student,
     count_config_params,
@@ -42,11 +44,11 @@ def _batches(task, tokenizer, size=16):  # type: ignore[no-untyped-def]
 
 
 def test_budget_validates_objective_and_eval_every() -> None:
-    assert TrainBudget(objective="finetune").objective == "finetune"
+    assert TrainingSettings(objective="finetune").objective == "finetune"
     with pytest.raises(LadaError, match="objective"):
-        TrainBudget(objective="kd")
+        TrainingSettings(objective="kd")
     with pytest.raises(LadaError, match="eval_every"):
-        TrainBudget(eval_every=0)
+        TrainingSettings(eval_every=0)
     with pytest.raises(ValueError, match="objective"):
         DistillSettings(steps=1, objective="nope")
 
@@ -70,13 +72,13 @@ def test_finetune_objective_lowers_cross_entropy(eager_bert, task_and_tokenizer)
 def test_step_callback_every_eval_every_steps(eager_bert, task_and_tokenizer) -> None:  # type: ignore[no-untyped-def]
     task, tokenizer = task_and_tokenizer
     seen: list[tuple[int, float]] = []
-    budget = TrainBudget(iterations=2, steps=3, batch_size=16, max_length=16, eval_every=2)
+    training = TrainingSettings(iterations=2, steps=3, batch_size=16, max_length=16, eval_every=2)
     result = run_ladabert(
         eager_bert,
         tokenizer,
         task,
         Ratios(0.8, 0.8, 0.8),
-        budget,
+        training,
         device=torch.device("cpu"),
         step_callback=lambda step, accuracy: seen.append((step, accuracy)),
     )
@@ -136,7 +138,7 @@ def test_scratch_job_scores_like_a_compress_job(tiny_model_dir, tiny_csv, tmp_pa
         model=str(tiny_model_dir),
         task=spec,
         ratios=Ratios.identity(),
-        budget=TrainBudget(iterations=2, steps=2, batch_size=16, max_length=16, eval_every=2),
+        training=TrainingSettings(iterations=2, steps=2, batch_size=16, max_length=16, eval_every=2),
         teacher_config=TeacherConfig(steps=2, batch_size=16, max_length=16),
         device="cpu",
         out_dir=tmp_path / "model",

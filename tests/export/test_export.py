@@ -13,12 +13,13 @@ from optuna.trial import TrialState
 
 import ladasearch
 from ladasearch.cli import main
-from ladasearch.compression.budget import Ratios, count_nonzero_params
+from ladasearch.compression.accounting import count_nonzero_params
 from ladasearch.compression.evaluate import file_sha256
 from ladasearch.compression.plan import compress_
+from ladasearch.compression.ratios import Ratios
 from ladasearch.compression.serialize import save_compressed
-from ladasearch.dashboards.export import RETRAINED_NOTE, export_trial, select_trial
 from ladasearch.errors import LadaError, StorageError
+from ladasearch.export import RETRAINED_NOTE, export_trial, select_trial
 from ladasearch.models import load_classifier
 from ladasearch.search.studydb.records import StudyRecord, TrialRecord, load_studies
 
@@ -115,11 +116,12 @@ def test_export_best_writes_model_config_and_card(
     assert config["source"]["study"] == "tiny" and config["source"]["trial_number"] == 0
     assert config["source"]["retrained"] is False
     assert config["metrics"]["accuracy"] == 0.75 and config["metrics"]["params"] == params
-    assert config["schedule"]["trial"] == {"iterations": 2, "steps": 5}
+    schedule = config["schedule"]["trial"]  # the validated section: defaults filled in
+    assert (schedule["iterations"], schedule["steps"], schedule["factorization"]) == (2, 5, "whiten")
     assert set(config["versions"]) >= {"torch", "transformers", "optuna", "ray", "ladasearch"}
     matrices = config["matrices"]
     assert len(matrices) == 1 + 2 * 6  # the embedding + 6 linears in each of the 2 layers
-    linear = next(m for m in matrices if m["kind"] == "factorized_linear")
+    linear = next(m for m in matrices if m["kind"] == "factorized")
     assert linear["rank"] >= 1 and 0.35 < linear["sparsity"] < 0.45  # P_weight 0.6 keeps 60%
     embedding = next(m for m in matrices if m["kind"] == "factorized_embedding")
     assert embedding["rank"] >= 1
@@ -128,6 +130,10 @@ def test_export_best_writes_model_config_and_card(
     card = (out / "README.md").read_text()
     assert "| dev accuracy | 0.8200 | 0.7500 |" in card
     assert "ladasearch.load(" in card and "ladasearch predict" in card
+    from huggingface_hub import ModelCard
+
+    hub = ModelCard.load(out / "README.md")  # the Hub's metadata header parses
+    assert hub.data.pipeline_tag == "text-classification" and "ladasearch" in hub.data.tags
 
     predictions = ladasearch.load(out, device="cpu").predict(["a good film", "a dull film"])
     assert [p.label for p in predictions] != [] and all(
@@ -250,7 +256,7 @@ def test_export_retrains_a_model_that_was_not_kept(
 
 
 def test_demo_study_budget_fits_twenty_minutes(tmp_path: Path) -> None:
-    from ladasearch.dashboards.demo import budget_summary, demo_study, estimated_seconds
+    from ladasearch.demo import budget_summary, demo_study, estimated_seconds
 
     study = demo_study(tmp_path)
     assert (study.model, study.task, study.mode, study.keep_models) == (

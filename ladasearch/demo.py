@@ -124,9 +124,9 @@ def run_demo(
     echo: Callable[[str], None] = print,
 ) -> DemoResult:
     """Search (or resume), write ``pareto.html``, register the figure, export the best trial."""
-    from ladasearch.dashboards.export import export_trial, select_trial
     from ladasearch.dashboards.figures import figure_for_studies, write_html
     from ladasearch.dashboards.server import register_figures
+    from ladasearch.export import export_trial, select_trial
     from ladasearch.search.orchestrator import run_study
     from ladasearch.search.studydb.connect import open_storage
     from ladasearch.search.studydb.records import load_study

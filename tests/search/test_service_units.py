@@ -81,24 +81,6 @@ def test_a_password_free_url_connects_with_pgpassword(
     assert [s.study_name for s in storage.get_all_studies()] == ["x"]
 
 
-def test_schema_creation_races_on_a_fresh_sqlite_file(tmp_path: Path) -> None:
-    """Four processes open (and create the tables of) one new SQLite file at the same instant."""
-    code = (
-        "import sys; from ladasearch.search.studydb.connect import open_storage; "
-        "open_storage(sys.argv[1]); print('ok')"
-    )
-    url = f"sqlite:///{tmp_path / 'race.db'}"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    runs = [
-        subprocess.Popen([sys.executable, "-c", code, url], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-        for _ in range(4)
-    ]  # fmt: skip
-    for run in runs:
-        out, err = run.communicate(timeout=120)
-        assert run.returncode == 0 and out.strip() == "ok", err[-2000:]
-
-
 def test_the_reaper_kills_what_a_dead_driver_marked(tmp_path: Path) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

@@ -8,15 +8,15 @@ import pytest
 import torch
 from transformers import BertForSequenceClassification
 
-from ladasearch.compression.budget import (
-    Ratios,
+from ladasearch.compression.accounting import (
     count_nonzero_params,
     parameter_groups,
     predict_params,
 )
 from ladasearch.compression.layers import FactorizedEmbedding, FactorizedLinear
-from ladasearch.compression.pipeline import ratios_at
 from ladasearch.compression.plan import compress_
+from ladasearch.compression.ratios import Ratios
+from ladasearch.compression.schedule import ratios_at
 from ladasearch.compression.targets import encoder_linears
 
 

@@ -16,7 +16,7 @@ import torch
 if TYPE_CHECKING:
     from torch import nn
 
-    from ladasearch.dashboards.export import ExportOptions
+    from ladasearch.export.write import ExportOptions
 
 __all__ = ["runtime_section", "write_model"]
 

@@ -9,12 +9,13 @@ import pytest
 import torch
 from transformers import BertForSequenceClassification, BertTokenizerFast
 
-from ladasearch.compression.budget import Ratios
-from ladasearch.compression.pipeline import TrainBudget, run_ladabert
+from ladasearch.compression.loop import run_ladabert
+from ladasearch.compression.ratios import Ratios
+from ladasearch.compression.schedule import TrainingSettings
 from ladasearch.search.checkpoint import TrialCheckpoint
 from ladasearch.tasks import TaskSpec, load_task
 
-BUDGET = TrainBudget(iterations=3, steps=2, batch_size=16, max_length=16)
+BUDGET = TrainingSettings(iterations=3, steps=2, batch_size=16, max_length=16)
 RATIOS = Ratios(0.6, 0.7, 0.7)
 
 

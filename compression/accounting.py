@@ -15,24 +15,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from torch import Tensor, nn
 
-from ladasearch.compression.layers import (
-    FactorizedEmbedding,
-    FactorizedLinear,
-    MaskedLinear,
-    keep_count,
-)
+from ladasearch.compression.kinds import compressed_layers, kind_of
+from ladasearch.compression.matrix_ops import keep_count
+from ladasearch.compression.ratios import Ratios, check_ratio
 from ladasearch.compression.targets import DEFAULT_ENCODER_PATTERN, encoder_linears, word_embedding
 from ladasearch.errors import InfeasibleTarget, RatioError
 
 __all__ = [
     "FeasibleRanges",
     "ParameterGroups",
-    "Ratios",
     "count_nonzero_params",
     "embedding_rank",
     "encoder_rank",
@@ -48,36 +44,6 @@ __all__ = [
 
 _BISECT_STEPS = 60
 _SOLVE_RTOL = 0.01
-
-
-def _check_ratio(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise RatioError(f"{name} must be a number in (0, 1], got {value!r}")
-    if not (math.isfinite(value) and 0.0 < value <= 1.0):
-        raise RatioError(f"{name} must be in (0, 1], got {value}")
-    return float(value)
-
-
-@dataclass(frozen=True)
-class Ratios:
-    """The three LadaBERT ratios, each a finite float in (0, 1]; 1 means "leave dense"."""
-
-    p_embd: float
-    p_svd: float
-    p_weight: float
-
-    def __post_init__(self) -> None:
-        for name in ("p_embd", "p_svd", "p_weight"):
-            object.__setattr__(self, name, _check_ratio(name, getattr(self, name)))
-
-    @classmethod
-    def identity(cls) -> Ratios:
-        """``(1, 1, 1)``: nothing compressed."""
-        return cls(1.0, 1.0, 1.0)
-
-    def to_dict(self) -> dict[str, float]:
-        """``{"p_embd": ..., "p_svd": ..., "p_weight": ...}``."""
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -134,12 +100,12 @@ def _low_rank(m: int, n: int, ratio: float) -> int | None:
 
 def embedding_rank(vocab: int, dim: int, p_embd: float) -> int | None:
     """Rank k = round(Vd / (V + d) * P_embd) in [1, min(V, d)]; None when P_embd = 1 (dense)."""
-    return _low_rank(vocab, dim, _check_ratio("p_embd", p_embd))
+    return _low_rank(vocab, dim, check_ratio("p_embd", p_embd))
 
 
 def encoder_rank(m: int, n: int, p_svd: float) -> int | None:
     """Eq. 4: r = round(mn / (m + n) * P_svd) in [1, min(m, n)]; None when P_svd = 1 (dense)."""
-    return _low_rank(m, n, _check_ratio("p_svd", p_svd))
+    return _low_rank(m, n, check_ratio("p_svd", p_svd))
 
 
 def kept(numel: int, p_weight: float) -> int:
@@ -148,7 +114,7 @@ def kept(numel: int, p_weight: float) -> int:
     The rule is :func:`~ladasearch.compression.layers.keep_count`'s (what pruning keeps is what
     eq. 7 counts); here the ratio is checked under its name, ``p_weight``.
     """
-    return keep_count(numel, _check_ratio("p_weight", p_weight))
+    return keep_count(numel, check_ratio("p_weight", p_weight))
 
 
 def parameter_groups(model: nn.Module, pattern: str = DEFAULT_ENCODER_PATTERN) -> ParameterGroups:
@@ -176,13 +142,14 @@ def parameter_groups(model: nn.Module, pattern: str = DEFAULT_ENCODER_PATTERN) -
     )
 
 
-def _matrix_parameter_ids(module: nn.Module) -> list[int]:
+def _matrix_parameter_ids(module: Any) -> list[int]:
     """Ids of the parameters that stand for the module's weight matrix (not its bias)."""
-    if isinstance(module, FactorizedEmbedding):
-        return [id(module.first.weight), id(module.second)]
-    if isinstance(module, FactorizedLinear | MaskedLinear):
+    kind = kind_of(module)
+    if kind is None:
+        return [id(module.weight)]
+    if kind.prunable:
         return [id(param) for param, _ in module.masked_parameters()]
-    return [id(module.weight)]
+    return [id(module.first.weight), id(module.second)]  # the factorized embedding
 
 
 def _encoder_count(m: int, n: int, p_svd: float, p_weight: float) -> int:
@@ -216,8 +183,8 @@ def count_nonzero_params(model: nn.Module) -> int:
     through their masks (a kept weight that happens to be 0.0, e.g. a fresh bias, still counts).
     """
     masks: dict[int, Tensor] = {}
-    for module in model.modules():
-        if isinstance(module, FactorizedLinear | MaskedLinear):
+    for _, module, kind in compressed_layers(model):
+        if kind.prunable:
             masks.update((id(param), mask) for param, mask in module.masked_parameters())
     return sum(int(masks[id(p)].sum()) if id(p) in masks else p.numel() for p in model.parameters())
 
@@ -315,7 +282,7 @@ def feasible_ranges(
             ),
         )
     else:
-        low_e = high_e = _check_ratio("p_embd", p_embd)
+        low_e = high_e = check_ratio("p_embd", p_embd)
         embd = (low_e, low_e)
         if not count(low_e, floor.p_svd, floor.p_weight) <= goal <= count(low_e, 1.0, 1.0):
             marginal = feasible_ranges(groups, target).p_embd

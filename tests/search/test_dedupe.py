@@ -14,7 +14,7 @@ import pytest
 from optuna.trial import TrialState
 from transformers import BertForSequenceClassification
 
-from ladasearch.compression.budget import parameter_groups
+from ladasearch.compression.accounting import parameter_groups
 from ladasearch.search.dedupe import DUPLICATE, engine_key, find_twin
 from ladasearch.search.resume import counted
 from ladasearch.search.searcher import StudySearcher
@@ -113,7 +113,7 @@ def test_distinct_samples_can_build_the_same_model(space: ConstrainedSpace) -> N
     is the engine's rounding, not the floats."""
     low, high = space.sizes.p_embd_range(0.5)
     p_embd = (low + high) / 2
-    a, b = space.ratios_at(0.5, p_embd, 0.0), space.ratios_at(0.5, p_embd, 0.001)
+    a, b = space.point_at(0.5, p_embd, 0.0), space.point_at(0.5, p_embd, 0.001)
     assert (a["p_svd"], a["p_weight"]) != (b["p_svd"], b["p_weight"])
     groups = space.sizes.groups
     assert engine_key(a, groups) == engine_key(b, groups)
@@ -123,4 +123,4 @@ def test_distinct_samples_can_build_the_same_model(space: ConstrainedSpace) -> N
         trial.set_user_attr(key, value)
     study.tell(trial, 0.5)
     assert find_twin(b, study.get_trials(), groups) == 0
-    assert find_twin(space.ratios_at(0.5, p_embd, 0.9), study.get_trials(), groups) is None
+    assert find_twin(space.point_at(0.5, p_embd, 0.9), study.get_trials(), groups) is None

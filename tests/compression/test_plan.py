@@ -10,14 +10,14 @@ import torch
 from torch import nn
 from transformers import BertForSequenceClassification
 
-from ladasearch.compression.budget import (
-    Ratios,
+from ladasearch.compression.accounting import (
     count_nonzero_params,
     parameter_groups,
     predict_params,
 )
 from ladasearch.compression.layers import FactorizedEmbedding, FactorizedLinear, MaskedLinear
 from ladasearch.compression.plan import apply_layout_, compress_, compression_layout
+from ladasearch.compression.ratios import Ratios
 from ladasearch.compression.targets import encoder_linears
 from ladasearch.errors import ModelError, RatioError
 
