@@ -15,8 +15,8 @@ one-sided p < 0.05, else "tie"). Markdown tables first; with ``--json`` the last
 object of all of it.
 
 Sampler names: ``tpe``, ``random``, ``qmc``, ``nsga2`` (as a study file names them), ``gp``
-(GPSampler), ``cmaes`` (fixed target only), ``tpe-mv`` (multivariate TPE); ``NAME+warm`` first
-enqueues the study files' ``balanced`` seed points.
+(GPSampler), ``cmaes`` (fixed target only), ``tpe-mv`` (multivariate TPE), ``tpe-sN`` (TPE with
+``startup_trials: N``); ``NAME+warm`` first enqueues the study files' ``balanced`` seed points.
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ def make(name: str, seed: int, pareto: bool) -> Any:
         warnings.simplefilter("ignore")
         if base in SERVICE:
             return make_sampler(base, seed)
+        if base.startswith("tpe-s") and base[5:].isdigit():  # study file's startup_trials
+            return make_sampler("tpe", seed, int(base[5:]))
         if base == "gp":
             return optuna.samplers.GPSampler(seed=seed)
         if base == "tpe-mv":
