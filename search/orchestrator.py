@@ -88,7 +88,7 @@ def make_sampler(name: str, seed: int, startup: int | None = None) -> optuna.sam
         if name == "nsga2":
             return optuna.samplers.NSGAIISampler(seed=seed, population_size=8)
         if name == "qmc":
-            return optuna.samplers.QMCSampler(seed=seed)
+            return optuna.samplers.QMCSampler(seed=seed, scramble=True)  # unscrambled: no seed
     raise StudyFileError(f"unknown sampler {name!r}")
 
 

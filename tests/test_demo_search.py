@@ -85,3 +85,45 @@ def test_demo_on_a_tiny_model_runs_sampler_trials_and_prints_the_summary(
 def test_summary_row_is_plain_data() -> None:
     row = SummaryRow(0, "seed", 0.2, 0.7, None)
     assert dataclasses.asdict(row)["chosen_by"] == "seed"
+
+
+def test_startup_trials_is_tpe_only_and_reaches_the_sampler(tmp_path: Path) -> None:
+    import optuna
+
+    from ladasearch.errors import StudyFileError
+    from ladasearch.search.orchestrator import make_sampler, resumed_sampler
+    from ladasearch.search.study_file import parse_study
+
+    base = {"name": "s", "mode": "fixed", "target": 0.2}
+    assert parse_study(base).startup_trials is None
+    assert parse_study({**base, "startup_trials": 3}).startup_trials == 3
+    with pytest.raises(StudyFileError, match="startup_trials applies to sampler: tpe only"):
+        parse_study({**base, "sampler": "random", "startup_trials": 3})
+    with pytest.raises(StudyFileError, match="startup_trials must be a positive integer"):
+        parse_study({**base, "startup_trials": 0})
+
+    def xs(sampler: optuna.samplers.BaseSampler) -> list[float]:
+        study = optuna.create_study(sampler=sampler)
+        study.optimize(lambda t: (t.suggest_float("x", 0, 1) - 0.3) ** 2, n_trials=5)
+        return [t.params["x"] for t in study.trials]
+
+    for ours, default in (
+        (make_sampler("tpe", 0, 3), make_sampler("tpe", 0)),
+        (resumed_sampler("tpe", 0, 5, 3), resumed_sampler("tpe", 0, 5)),
+    ):
+        short, usual = xs(ours), xs(default)
+        assert short[:3] == usual[:3]  # the same random start-up draws...
+        assert short[3:] != usual[3:]  # ...then TPE models them from trial 4, not trial 11
+
+
+def test_qmc_seeds_give_different_sequences() -> None:
+    import optuna
+
+    from ladasearch.search.orchestrator import make_sampler
+
+    def first(seed: int) -> list[float]:
+        study = optuna.create_study(sampler=make_sampler("qmc", seed))
+        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+        return [t.params["x"] for t in study.trials]
+
+    assert first(0) == first(0) and first(0) != first(1)  # unscrambled Sobol ignores the seed
