@@ -15,13 +15,15 @@ one-sided p < 0.05, else "tie"). Markdown tables first; with ``--json`` the last
 object of all of it.
 
 Sampler names: ``tpe``, ``random``, ``qmc``, ``nsga2`` (as a study file names them), ``gp``
-(GPSampler), ``cmaes`` (fixed target only), ``tpe-mv`` (multivariate TPE), ``tpe-sN`` (TPE with
+(GPSampler; slow: about 15 s a 20-trial replay), ``cmaes`` (fixed target only; needs the
+``cmaes`` package), ``tpe-mv`` (multivariate TPE), ``tpe-sN`` (TPE with
 ``startup_trials: N``); ``NAME+warm`` first enqueues the study files' ``balanced`` seed points.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import statistics
 import sys
@@ -32,6 +34,7 @@ from typing import Any
 
 from benchmarks.replay import Table, hypervolume, load_table, replay
 from benchmarks.tabular import read_rows
+from ladasearch.errors import LadaError
 from ladasearch.search.space import GroupSizes, enqueue_points
 from ladasearch.stats import mcnemar_one_sided
 
@@ -60,6 +63,8 @@ def make(name: str, seed: int, pareto: bool) -> Any:
         if base == "tpe-mv":
             return optuna.samplers.TPESampler(seed=seed, multivariate=True)
         if base == "cmaes" and not pareto:
+            if importlib.util.find_spec("cmaes") is None:
+                raise ValueError("cmaes needs the cmaes package (pip install cmaes)")
             return optuna.samplers.CmaEsSampler(seed=seed)
     raise ValueError(f"unknown sampler {name!r}" + (" (cmaes is single-objective)" * pareto))
 
@@ -94,6 +99,8 @@ def summarize(
     checkpoints: list[int],
 ) -> dict[str, Any]:
     """Replay ``names`` on ``table`` over ``seeds`` seeds; the per-sampler statistics."""
+    for name in names:
+        make(name, 0, table.pareto)  # an unknown or unusable sampler: refused before any replay
     trials = max(checkpoints)
     reference = (min(table.dev), max(table.ratio))
     whole = hypervolume(list(zip(table.dev, table.ratio, strict=True)), reference)
@@ -210,7 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     tables = args.table or [path for path in DEFAULT_TABLES if path.is_file()]
     if not tables:
         parser.exit(2, "error: no table: run benchmarks.tabular first or give --table\n")
-    sizes = _sizes(args.model, args.labels)
+    try:
+        sizes = _sizes(args.model, args.labels)
+    except LadaError as error:
+        parser.exit(2, f"error: {error}\n")
     results: dict[str, Any] = {}
     for path in tables:
         rows = read_rows(path)
