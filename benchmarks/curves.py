@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from benchmarks.runs import Bench, Job, fixed_proposal, run_trials, study_name
+from ladasearch.compression.ratios import RATIO_KEYS
 from ladasearch.search.space import ConstrainedSpace, enqueue_points, paper_table2_points
 
 __all__ = ["Curve", "balanced_point", "collect_curves", "paper_point", "run_curves"]
@@ -34,16 +35,16 @@ def paper_point(bench: Bench, target: float) -> dict[str, float]:
     space = ConstrainedSpace(bench.sizes(), target)
     _, ratios = paper_table2_points(target, target)[0]
     params = space.params_for(ratios, target)
-    point = space.ratios_at(target, params["p_embd"], params["prune_share"])
-    return {k: float(point[k]) for k in ("p_embd", "p_svd", "p_weight")}
+    point = space.point_at(target, params["p_embd"], params["prune_share"])
+    return {k: float(point[k]) for k in RATIO_KEYS}
 
 
 def balanced_point(bench: Bench, target: float) -> dict[str, float]:
     """The balanced ratios at ``target`` (P_embd = P_svd * P_weight, P_svd = P_weight), on eq. 7."""
     space = ConstrainedSpace(bench.sizes(), target)
     params = enqueue_points(space, "balanced")[0]
-    point = space.ratios_at(target, params["p_embd"], params["prune_share"])
-    return {k: float(point[k]) for k in ("p_embd", "p_svd", "p_weight")}
+    point = space.point_at(target, params["p_embd"], params["prune_share"])
+    return {k: float(point[k]) for k in RATIO_KEYS}
 
 
 def run_curves(bench: Bench) -> None:

@@ -9,7 +9,8 @@ forward pass (no grad), the student's hidden states and attention maps, and the 
 teacher's forward pass alone is timed too: it is the floor of the difference. Two more variants
 read the teacher's outputs from :class:`TeacherOutputCache` (filled beforehand, as every trial
 after a study's first finds it): with the attention loss (the student then runs eager attention)
-and without it (sdpa, like the plain step). Prints a table of median seconds per step.
+and without it (sdpa, like the plain step). The variants run interleaved, batch by batch (each
+batch runs all five, in an order that rotates), and the table gives median seconds per step.
 
     python benchmarks/distill_step_cost.py --device cuda
 """
@@ -26,9 +27,9 @@ from datetime import date
 import torch
 
 from ladasearch.compression.attention import attention_kernel
-from ladasearch.compression.budget import Ratios
 from ladasearch.compression.distill import LossWeights, distillation_losses, reapply_masks_
 from ladasearch.compression.plan import compress_
+from ladasearch.compression.ratios import Ratios
 from ladasearch.compression.teacher_outputs import TeacherOutputCache
 from ladasearch.models import load_classifier
 from ladasearch.tasks import TaskSpec, encode, load_task, make_loader
@@ -111,23 +112,26 @@ def main() -> None:
             teacher(**inputs, output_hidden_states=True, output_attentions=True)
 
     student.train()
-    results = {}
-    for name, fn in (
-        ("plain fine-tuning step", plain),
-        ("distillation step", distill),
-        ("distill, cached teacher", lambda b: cached(b, True)),
-        ("  same, no attention loss", lambda b: cached(b, False)),
-        ("teacher forward", teacher_forward),
-    ):
-        times = []
-        for i, batch in enumerate(batches):
+    variants = {
+        "plain fine-tuning step": plain,
+        "distillation step": distill,
+        "distill, cached teacher": lambda b: cached(b, True),
+        "  same, no attention loss": lambda b: cached(b, False),
+        "teacher forward": teacher_forward,
+    }
+    # Interleaved: every batch runs every variant, in an order that rotates by one each batch,
+    # so a slow spell on a shared machine lands on all variants alike (A/B/C/D/E, B/C/D/E/A, ...).
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    names = list(variants)
+    for i, batch in enumerate(batches):
+        for name in names[i % len(names) :] + names[: i % len(names)]:
             start = time.perf_counter()
-            fn(batch)
+            variants[name](batch)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
-            if i >= 2:
-                times.append(time.perf_counter() - start)
-        results[name] = statistics.median(times)
+            if i >= 2:  # the first two batches warm up every variant
+                times[name].append(time.perf_counter() - start)
+    results = {name: statistics.median(values) for name, values in times.items()}
     plain_s = results["plain fine-tuning step"]
     print(
         f"# distillation step cost: {args.model}, batch {args.batch_size}, ratios {tuple(args.ratios)}, "

@@ -32,20 +32,20 @@ RESULTS = Path(__file__).parent / "results" / "cpu" / "export_latency.json"
 
 
 def _ratios(teacher: Any, factor: float) -> Any:
-    from ladasearch.compression.budget import Ratios, parameter_groups
+    from ladasearch.compression.accounting import parameter_groups
     from ladasearch.search.space import GroupSizes, balanced_points
 
     sizes = GroupSizes.of(parameter_groups(teacher))
-    (_, point), *_ = balanced_points(sizes, 1 / factor, 1 / factor)
-    return Ratios(point["p_embd"], point["p_svd"], point["p_weight"])
+    (_, ratios), *_ = balanced_points(sizes, 1 / factor, 1 / factor)
+    return ratios
 
 
 def measure_factor(
     teacher: Any, tokenizer: Any, factor: float, folder: Path, runs: int
 ) -> dict[str, Any]:
     """Compress, export (forms measured, ONNX + int8) and bench one factor; its JSON record."""
+    from ladasearch.compression.accounting import count_nonzero_params
     from ladasearch.compression.bench import bench_export
-    from ladasearch.compression.budget import count_nonzero_params
     from ladasearch.compression.onnx_export import export_onnx
     from ladasearch.compression.plan import compress_
     from ladasearch.compression.runtime import write_export
@@ -80,7 +80,7 @@ def main() -> None:
     parser.add_argument("--factors", type=float, nargs="+", default=list(FACTORS))
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    from ladasearch.compression.budget import count_nonzero_params
+    from ladasearch.compression.accounting import count_nonzero_params
     from ladasearch.models import load_classifier
 
     torch.set_num_threads(args.threads)

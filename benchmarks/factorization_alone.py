@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from ladasearch.commands.common import add_model_argument, add_task_arguments, task_spec_from_args
-from ladasearch.compression.budget import Ratios, parameter_groups
-from ladasearch.compression.pipeline import TrainBudget, compress_job
+from ladasearch.compression.accounting import parameter_groups
+from ladasearch.compression.pipeline import compress_job
+from ladasearch.compression.ratios import Ratios
+from ladasearch.compression.schedule import TrainingSettings
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.models import load_classifier
 from ladasearch.search.space import balanced_points
@@ -37,7 +39,7 @@ def _points(model: str, num_labels: int) -> list[tuple[str, Ratios]]:
     (_, balanced), *_ = balanced_points(sizes, 0.2, 0.2)
     return [
         ("pure SVD 0.5", Ratios(1.0, 0.5, 1.0)),
-        ("balanced 5x", Ratios(balanced["p_embd"], balanced["p_svd"], balanced["p_weight"])),
+        ("balanced 5x", balanced),
     ]
 
 
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                 model=args.model,
                 task=task,
                 ratios=ratios,
-                budget=TrainBudget(
+                training=TrainingSettings(
                     iterations=1, steps=0, max_length=args.max_length, factorization=method
                 ),
                 teacher_config=teacher,

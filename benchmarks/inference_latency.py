@@ -22,7 +22,7 @@ from datetime import date
 import torch
 from torch import Tensor
 
-from ladasearch.compression.budget import Ratios, parameter_groups
+from ladasearch.compression.accounting import parameter_groups
 from ladasearch.compression.evaluate import measure_latency
 from ladasearch.compression.layers import _Prunable
 from ladasearch.compression.plan import compress_
@@ -66,11 +66,11 @@ def main() -> None:
     for factor in FACTORS:
         (_, ratios), *_ = balanced_points(sizes, 1 / factor, 1 / factor)
         student = copy.deepcopy(teacher)
-        compress_(student, Ratios(ratios["p_embd"], ratios["p_svd"], ratios["p_weight"]))
+        compress_(student, ratios)
         with mask_per_call():
             before = timed(student)
         after = timed(student)
-        label = f"{ratios['p_embd']:.3f} / {ratios['p_svd']:.3f} / {ratios['p_weight']:.3f}"
+        label = f"{ratios.p_embd:.3f} / {ratios.p_svd:.3f} / {ratios.p_weight:.3f}"
         rows.append((f"{factor:g}x, mask per call", label, before, None))
         rows.append((f"{factor:g}x, eval (shipped)", label, after, before))
     print(

@@ -105,9 +105,10 @@ def _teacher_job(args: dict[str, Any]) -> dict[str, Any]:
 def _bench_job(args: dict[str, Any]) -> dict[str, Any]:
     import torch
 
-    from ladasearch.compression.budget import Ratios
     from ladasearch.compression.evaluate import evaluate
-    from ladasearch.compression.pipeline import TrainBudget, run_ladabert
+    from ladasearch.compression.loop import run_ladabert
+    from ladasearch.compression.ratios import Ratios
+    from ladasearch.compression.schedule import TrainingSettings
     from ladasearch.compression.teacher import get_teacher
     from ladasearch.tasks import encode, make_loader
 
@@ -120,7 +121,7 @@ def _bench_job(args: dict[str, Any]) -> dict[str, Any]:
         args["model"], task, config, device=device, cache_dir=Path(args["cache"]), quiet=True
     )
     steps = 5 if args["tiny"] else int(args.get("bench_steps", 100))
-    budget = TrainBudget(
+    budget = TrainingSettings(
         iterations=2, steps=steps, batch_size=32, learning_rate=2e-4, max_length=MAX_LENGTH
     )
     started = time.perf_counter()

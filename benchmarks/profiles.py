@@ -13,9 +13,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from ladasearch.compression.pipeline import TrainBudget
+from ladasearch.compression.schedule import TrainingSettings
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.errors import LadaError
+from ladasearch.search.study_file import TeacherSettings, TrialSettings
+from ladasearch.search.study_settings import teacher_config, training_settings
 
 __all__ = ["PROFILES", "CpuCosts", "Profile", "RunBudget", "estimate_seconds", "get_profile"]
 
@@ -30,19 +32,18 @@ class RunBudget:
     learning_rate: float = 2e-4  # short CPU budgets need a larger step than the paper's 2e-5
     max_length: int = 64
 
-    def train_budget(
+    def training_settings(
         self, objective: str = "distill", eval_every: int | None = None
-    ) -> TrainBudget:
-        """The engine's :class:`TrainBudget` for this budget."""
-        return TrainBudget(
+    ) -> TrainingSettings:
+        """The engine's :class:`TrainingSettings` for this budget."""
+        trial = TrialSettings(
             iterations=self.iterations,
             steps=self.steps,
             batch_size=self.batch_size,
             learning_rate=self.learning_rate,
             max_length=self.max_length,
-            objective=objective,
-            eval_every=eval_every,
         )
+        return training_settings(trial, objective=objective, eval_every=eval_every)
 
     @property
     def total_steps(self) -> int:
@@ -79,13 +80,12 @@ class Profile:
 
     def teacher_config(self) -> TeacherConfig:
         """The one teacher of every part (seed 0; max_length shared by all budgets)."""
-        return TeacherConfig(
+        teacher = TeacherSettings(
             steps=self.teacher_steps,
             batch_size=self.teacher_batch_size,
             learning_rate=self.teacher_learning_rate,
-            max_length=self.quality.max_length,
-            seed=0,
         )
+        return teacher_config(teacher, study_seed=0, max_length=self.quality.max_length)
 
     def with_overrides(self, **changes: Any) -> Profile:
         """A copy with ``changes`` (``None`` values ignored), e.g. another model or task.

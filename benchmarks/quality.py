@@ -24,7 +24,8 @@ from benchmarks.runs import (
     space_proposal,
     study_name,
 )
-from ladasearch.compression.budget import solve_p_svd, solve_p_weight
+from ladasearch.compression.accounting import solve_p_svd, solve_p_weight
+from ladasearch.compression.ratios import RATIO_KEYS
 from ladasearch.search.space import build_space, enqueue_points
 
 __all__ = [
@@ -110,7 +111,7 @@ def run_quality(bench: Bench) -> None:
             attrs={"variant": "search", "factor": factor},
         )
         best = max(trials, key=lambda t: float(t.user_attrs["accuracy"]))
-        searched = {k: float(best.user_attrs[k]) for k in ("p_embd", "p_svd", "p_weight")}
+        searched = {k: float(best.user_attrs[k]) for k in RATIO_KEYS}
         fixed = {**_baseline_ratios(bench, target, searched["p_embd"]), "hybrid-ft": searched}
         for variant, ratios in fixed.items():
             objective = "finetune"

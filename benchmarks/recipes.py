@@ -27,13 +27,13 @@ from pathlib import Path
 
 from benchmarks.seeded import Variant, VariantResult, render, run_variants, save_results
 from ladasearch.commands.common import add_model_argument, add_task_arguments, task_spec_from_args
-from ladasearch.compression.budget import (
-    Ratios,
+from ladasearch.compression.accounting import (
     parameter_groups,
     solve_p_svd,
     solve_p_weight,
 )
-from ladasearch.compression.pipeline import TrainBudget
+from ladasearch.compression.ratios import Ratios
+from ladasearch.compression.schedule import TrainingSettings
 from ladasearch.compression.scratch import scratch_trainer
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.models import load_classifier
@@ -49,8 +49,8 @@ def balanced_ratios(model: str, task: TaskData, factor: float) -> Ratios:
     """The balanced point at ``factor`` x compression of ``model``."""
     net, _ = load_classifier(model, task.label_names)
     sizes = GroupSizes.of(parameter_groups(net))
-    (_, point), *_ = balanced_points(sizes, 1 / factor, 1 / factor)
-    return Ratios(point["p_embd"], point["p_svd"], point["p_weight"])
+    (_, ratios), *_ = balanced_points(sizes, 1 / factor, 1 / factor)
+    return ratios
 
 
 def single_method_ratios(
@@ -70,7 +70,7 @@ def single_method_ratios(
 def variants(
     compare: str,
     ratios: Ratios,
-    base: TrainBudget,
+    base: TrainingSettings,
     factor: float,
     singles: dict[str, Ratios] | None = None,
 ) -> list[Variant]:
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--point must be three ratios P_embd,P_svd,P_weight: {error}")
     else:
         ratios = balanced_ratios(args.model, task, args.target)
-    base = TrainBudget(
+    base = TrainingSettings(
         iterations=args.iterations,
         steps=args.steps,
         batch_size=args.batch_size,

@@ -26,7 +26,8 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from benchmarks.profiles import Profile
-from ladasearch.compression.budget import ParameterGroups, Ratios, parameter_groups
+from ladasearch.compression.accounting import ParameterGroups, parameter_groups
+from ladasearch.compression.ratios import Ratios
 from ladasearch.errors import LadaError, StorageError
 from ladasearch.search.dedupe import MAX_RESAMPLES, duplicate_reason, find_twin
 from ladasearch.search.orchestrator import make_sampler, resumed_sampler
@@ -255,7 +256,7 @@ def _execute(
             model=bench.profile.model,
             task=bench.task_spec(),
             ratios=ratios,
-            budget=point["budget"].train_budget(job.objective, job.eval_every),
+            training=point["budget"].training_settings(job.objective, job.eval_every),
             teacher_config=bench.profile.teacher_config(),
             seed=seed,
             device=bench.device

@@ -22,10 +22,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from benchmarks.tabular import settings_from_args
 from ladasearch.commands.common import add_model_argument, add_task_arguments, task_spec_from_args
-from ladasearch.compression.budget import Ratios, parameter_groups
-from ladasearch.compression.pipeline import TrainBudget, compress_job
-from ladasearch.compression.teacher import TeacherConfig
+from ladasearch.compression.accounting import parameter_groups
+from ladasearch.compression.pipeline import compress_job
+from ladasearch.compression.ratios import RATIO_KEYS, Ratios
 from ladasearch.models import load_classifier
 from ladasearch.search.space import ConstrainedSpace, GroupSizes
 from ladasearch.tasks import load_task
@@ -122,14 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     net, _ = load_classifier(args.model, task.label_names)
     space = ConstrainedSpace(GroupSizes.of(parameter_groups(net)), target=args.target)
     del net
-    budget = TrainBudget(
-        iterations=args.iterations,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        max_length=args.max_length,
-    )
-    teacher = TeacherConfig(steps=args.teacher_steps or None, max_length=args.max_length, seed=0)
+    training, teacher = settings_from_args(args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     storage = f"sqlite:///{args.out.with_suffix('.db')}"
     study = optuna.create_study(
@@ -146,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         metrics = compress_job(
             model=args.model,
             task=spec,
-            ratios=Ratios(point["p_embd"], point["p_svd"], point["p_weight"]),
-            budget=budget,
+            ratios=Ratios.from_mapping(point),
+            training=training,
             teacher_config=teacher,
             seed=args.seed,
             device=args.device,
@@ -157,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         trials.append(
             {
-                **{k: point[k] for k in ("p_embd", "p_svd", "p_weight")},
+                **{k: point[k] for k in RATIO_KEYS},
                 "ratio": metrics["ratio"],
                 "dev_accuracy": metrics["accuracy"],
                 "test_accuracy": metrics["test_accuracy"],

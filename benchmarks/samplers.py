@@ -181,7 +181,7 @@ def markdown(name: str, result: dict[str, Any], checkpoints: list[int]) -> str:
 
 
 def _sizes(model: str, labels: int) -> GroupSizes:
-    from ladasearch.compression.budget import parameter_groups
+    from ladasearch.compression.accounting import parameter_groups
     from ladasearch.models import load_classifier
 
     net, _ = load_classifier(model, [str(i) for i in range(labels)])

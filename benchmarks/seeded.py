@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ladasearch.compression.budget import Ratios
-from ladasearch.compression.pipeline import TrainBudget, Trainer, compress_job
+from ladasearch.compression.loop import Trainer
+from ladasearch.compression.pipeline import compress_job
+from ladasearch.compression.ratios import Ratios
+from ladasearch.compression.schedule import TrainingSettings
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.stats import mcnemar_exact, verdict
 from ladasearch.tasks import TaskData, TaskSpec
@@ -45,7 +47,7 @@ class Variant:
 
     name: str
     ratios: Ratios
-    budget: TrainBudget
+    training: TrainingSettings
     trainer: Trainer | None = None
 
 
@@ -112,7 +114,7 @@ def run_variants(
                 model=model,
                 task=task,
                 ratios=variant.ratios,
-                budget=variant.budget,
+                training=variant.training,
                 teacher_config=teacher_config,
                 seed=seed,
                 device=device,
@@ -241,6 +243,6 @@ def load_results(path: Path) -> tuple[list[VariantResult], list[int], list[int],
     document = json.loads(path.read_text(encoding="utf-8"))
     results = []
     for entry in document["variants"]:
-        variant = Variant(entry["name"], Ratios(**entry["ratios"]), TrainBudget())
+        variant = Variant(entry["name"], Ratios(**entry["ratios"]), TrainingSettings())
         results.append(VariantResult(variant, list(entry["runs"])))
     return results, document["dev_labels"], document["test_labels"], document["meta"]

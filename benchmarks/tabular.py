@@ -24,11 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from ladasearch.commands.common import add_model_argument, add_task_arguments, task_spec_from_args
-from ladasearch.compression.budget import Ratios, parameter_groups
-from ladasearch.compression.pipeline import TrainBudget, compress_job
+from ladasearch.compression.accounting import parameter_groups
+from ladasearch.compression.pipeline import compress_job
+from ladasearch.compression.ratios import RATIO_KEYS, Ratios
+from ladasearch.compression.schedule import TrainingSettings
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.models import load_classifier
 from ladasearch.search.space import ConstrainedSpace, GroupSizes
+from ladasearch.search.study_file import TeacherSettings, TrialSettings
+from ladasearch.search.study_settings import teacher_config, training_settings
 from ladasearch.tasks import load_task
 
 __all__ = ["COLUMNS", "main", "points", "read_rows"]
@@ -53,6 +57,20 @@ COLUMNS = (
 """The table's columns; ``target`` is the size fraction asked, ``ratio`` the measured one,
 ``params`` the nonzero parameter count; ``embd_position`` is empty at a fixed target."""
 
+
+
+def settings_from_args(args: argparse.Namespace) -> tuple[TrainingSettings, TeacherConfig]:
+    """The runs' training and teacher settings from the shared flags, built as a study's are
+    (:mod:`ladasearch.search.study_settings`); the teacher is seeded 0 for every point."""
+    trial = TrialSettings(
+        iterations=args.iterations,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        max_length=args.max_length,
+    )
+    teacher = TeacherSettings(steps=args.teacher_steps or None)
+    return training_settings(trial), teacher_config(teacher, study_seed=0, max_length=args.max_length)
 
 def points(
     space: ConstrainedSpace, count: int, seed: int = 0
@@ -79,7 +97,7 @@ def points(
         params["p_embd" if fixed else "embd_position"] = p_embd if fixed else position
         if not fixed:
             params["target"] = target
-        out.append((space.ratios_at(target, p_embd, share), params))
+        out.append((space.point_at(target, p_embd, share), params))
     return out
 
 
@@ -165,14 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     net, _ = load_classifier(args.model, task.label_names)
     space = ConstrainedSpace(GroupSizes.of(parameter_groups(net)), target, target_range)
     del net
-    budget = TrainBudget(
-        iterations=args.iterations,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        max_length=args.max_length,
-    )
-    teacher = TeacherConfig(steps=args.teacher_steps or None, max_length=args.max_length, seed=0)
+    training, teacher = settings_from_args(args)
     done = {int(row["point"]) for row in read_rows(args.out)}
     started = time.monotonic()
     for number, (ratios, params) in enumerate(points(space, args.points)):
@@ -184,8 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         metrics = compress_job(
             model=args.model,
             task=spec,
-            ratios=Ratios(ratios["p_embd"], ratios["p_svd"], ratios["p_weight"]),
-            budget=budget,
+            ratios=Ratios.from_mapping(ratios),
+            training=training,
             teacher_config=teacher,
             seed=args.seed,
             device=args.device,
@@ -196,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         row = {
             "point": number,
-            **{k: f"{ratios[k]:.6f}" for k in ("p_embd", "p_svd", "p_weight")},
+            **{k: f"{ratios[k]:.6f}" for k in RATIO_KEYS},
             "target": f"{ratios['target_ratio']:.6f}",
             "embd_position": f"{params['embd_position']:.6f}" if "embd_position" in params else "",
             "prune_share": f"{params['prune_share']:.6f}",

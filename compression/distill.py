@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ladasearch.compression.attention import attention_kernel
-from ladasearch.compression.layers import FactorizedLinear, MaskedLinear
+from ladasearch.compression.kinds import compressed_layers
 from ladasearch.compression.losses import attention_mse, masked_mse, soft_cross_entropy
 from ladasearch.compression.teacher_outputs import TeacherOutputCache
 from ladasearch.progress import progress
@@ -181,8 +181,8 @@ def distillation_losses(
 
 def reapply_masks_(model: nn.Module) -> None:
     """Re-zero pruned weights in place (they stay zero anyway: their gradient is masked)."""
-    for module in model.modules():
-        if isinstance(module, (MaskedLinear, FactorizedLinear)):
+    for _, module, kind in compressed_layers(model):
+        if kind.prunable:
             module.apply_masks_()
 
 

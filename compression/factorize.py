@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from ladasearch.compression.layers import svd_factors
+from ladasearch.compression.matrix_ops import svd_factors
 from ladasearch.errors import LadaError
 
 __all__ = ["FACTORIZATIONS", "Factorizer", "fisher_factors", "whitened_factors"]

@@ -23,46 +23,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ladasearch.compression.matrix_ops import keep_count, magnitude_mask, svd_factors
 from ladasearch.errors import RatioError
 
 __all__ = [
     "FactorizedEmbedding",
     "FactorizedLinear",
     "MaskedLinear",
-    "keep_count",
-    "magnitude_mask",
-    "svd_factors",
 ]
-
-
-def keep_count(numel: int, keep_fraction: float) -> int:
-    """Entries kept by pruning ``numel`` of them at ``keep_fraction``: round(f * numel), >= 1."""
-    if not (isinstance(keep_fraction, int | float) and 0.0 < keep_fraction <= 1.0):
-        raise RatioError(f"keep_fraction must be in (0, 1], got {keep_fraction!r}")
-    return min(numel, max(1, round(keep_fraction * numel)))
-
-
-def magnitude_mask(values: Tensor, keep: int) -> Tensor:
-    """Boolean mask (same shape as ``values``) of its ``keep`` largest-magnitude entries."""
-    flat = values.detach().abs().flatten()  # (numel,)
-    mask = torch.zeros_like(flat, dtype=torch.bool)
-    mask[torch.topk(flat.float(), keep, sorted=False).indices] = True
-    return mask.view_as(values)
-
-
-def svd_factors(weight: Tensor, rank: int) -> tuple[Tensor, Tensor]:
-    """Eq. 2: ``A = U_r sqrt(S_r)`` (m, r) and ``B = sqrt(S_r) V_r^T`` (r, n), with ``A @ B ~ W``.
-
-    The SVD runs in float32 whatever the dtype of ``weight``; the factors come back in its dtype.
-    """
-    m, n = weight.shape
-    if not 1 <= rank <= min(m, n):
-        raise RatioError(f"rank must be in [1, {min(m, n)}] for a {m} x {n} matrix, got {rank}")
-    u, s, vh = torch.linalg.svd(weight.detach().float(), full_matrices=False)  # (m,p) (p,) (p,n)
-    root = s[:rank].sqrt()  # (r,)
-    a = u[:, :rank] * root  # (m, r)
-    b = root[:, None] * vh[:rank]  # (r, n)
-    return a.to(weight.dtype).contiguous(), b.to(weight.dtype).contiguous()
 
 
 class _Prunable(nn.Module):
@@ -390,6 +358,11 @@ class FactorizedEmbedding(nn.Module):
 
     def dense_weight(self) -> Tensor:
         return self.first.weight @ self.second  # (V, k) @ (k, d) -> (V, d)
+
+    def to_dense(self) -> nn.Embedding:
+        """A plain ``nn.Embedding`` holding the dense (V, d) product (no size saving)."""
+        weight = self.dense_weight().detach()  # (V, d)
+        return nn.Embedding.from_pretrained(weight, freeze=False, padding_idx=self.padding_idx)
 
     def nonzero_count(self) -> int:
         """Entries of both factors (the embedding is factorized, never pruned)."""

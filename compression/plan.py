@@ -18,9 +18,11 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from ladasearch.compression.budget import Ratios, embedding_rank, encoder_rank
+from ladasearch.compression.accounting import embedding_rank, encoder_rank
 from ladasearch.compression.factorize import Factorizer
+from ladasearch.compression.kinds import KINDS, compressed_layers, kind_of
 from ladasearch.compression.layers import FactorizedEmbedding, FactorizedLinear, MaskedLinear
+from ladasearch.compression.ratios import Ratios
 from ladasearch.compression.targets import (
     DEFAULT_ENCODER_PATTERN,
     EmbeddingLike,
@@ -169,20 +171,21 @@ def _rank_up(fqn: str, current: int, wanted: int | str, name: str, value: float)
 
 
 def _linear_record(fqn: str, module: LinearLike) -> MatrixRecord:
-    shape = (int(module.out_features), int(module.in_features))
-    if isinstance(module, FactorizedLinear | MaskedLinear):
-        kept, stored = module.nonzero_count(include_bias=False), module.stored_count()
-        kind = "factorized" if isinstance(module, FactorizedLinear) else "masked"
-        rank = module.rank if isinstance(module, FactorizedLinear) else None
-        return MatrixRecord(fqn, shape, kind, rank, kept, 1.0 - kept / stored)
-    return MatrixRecord(fqn, shape, "dense", None, shape[0] * shape[1], 0.0)
+    kind = kind_of(module)
+    if kind is None:
+        shape = (int(module.out_features), int(module.in_features))
+        return MatrixRecord(fqn, shape, "dense", None, shape[0] * shape[1], 0.0)
+    kept, stored = kind.counts(module)
+    return MatrixRecord(fqn, kind.shape(module), kind.name, kind.rank(module), kept, 1 - kept / stored)
 
 
 def _embedding_record(fqn: str, module: EmbeddingLike) -> MatrixRecord:
-    shape = (int(module.num_embeddings), int(module.embedding_dim))
-    if isinstance(module, FactorizedEmbedding):
-        return MatrixRecord(fqn, shape, "factorized", module.rank, module.nonzero_count(), 0.0)
-    return MatrixRecord(fqn, shape, "dense", None, shape[0] * shape[1], 0.0)
+    kind = kind_of(module)
+    if kind is None:
+        shape = (int(module.num_embeddings), int(module.embedding_dim))
+        return MatrixRecord(fqn, shape, "dense", None, shape[0] * shape[1], 0.0)
+    kept, _ = kind.counts(module)
+    return MatrixRecord(fqn, kind.shape(module), "factorized", kind.rank(module), kept, 0.0)
 
 
 def compression_layout(model: nn.Module) -> dict[str, Any]:
@@ -192,22 +195,7 @@ def compression_layout(model: nn.Module) -> dict[str, Any]:
     ``"factorized"`` / ``"masked"`` (linears, plus ``"bias"``) or ``"factorized_embedding"``
     (plus ``"padding_idx"``). ``apply_layout_`` rebuilds these modules on a fresh model.
     """
-    modules: dict[str, dict[str, Any]] = {}
-    for fqn, module in model.named_modules():
-        if isinstance(module, FactorizedEmbedding):
-            modules[fqn] = {
-                "kind": "factorized_embedding",
-                "shape": [module.num_embeddings, module.embedding_dim],
-                "rank": module.rank,
-                "padding_idx": module.padding_idx,
-            }
-        elif isinstance(module, FactorizedLinear | MaskedLinear):
-            modules[fqn] = {
-                "kind": "factorized" if isinstance(module, FactorizedLinear) else "masked",
-                "shape": [module.out_features, module.in_features],
-                "rank": module.rank if isinstance(module, FactorizedLinear) else None,
-                "bias": module.bias is not None,
-            }
+    modules = {layer.fqn: layer.kind.spec(layer.module) for layer in compressed_layers(model)}
     return {"version": LAYOUT_VERSION, "modules": modules}
 
 
@@ -224,12 +212,7 @@ def apply_layout_(model: nn.Module, layout: dict[str, Any]) -> None:
 
 
 def _empty_module(spec: dict[str, Any]) -> nn.Module:
-    kind, (rows, cols) = spec["kind"], spec["shape"]
-    rank = int(spec.get("rank") or 0)
-    if kind == "factorized_embedding":
-        return FactorizedEmbedding(rows, cols, rank, padding_idx=spec.get("padding_idx"))
-    if kind == "factorized":
-        return FactorizedLinear(cols, rows, rank, bias=spec["bias"])
-    if kind == "masked":
-        return MaskedLinear(cols, rows, bias=spec["bias"])
-    raise ModelError(f"unknown compressed module kind {kind!r} in the layout")
+    kind = KINDS.get(spec.get("kind"))  # type: ignore[arg-type]
+    if kind is None:
+        raise ModelError(f"unknown compressed module kind {spec.get('kind')!r} in the layout")
+    return kind.build(spec)

@@ -23,7 +23,8 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from ladasearch.compression.layers import FactorizedEmbedding, FactorizedLinear, MaskedLinear
+from ladasearch.compression.kinds import compressed_layers, kind_of
+from ladasearch.compression.layers import FactorizedLinear, MaskedLinear
 from ladasearch.compression.modeling_ladasearch import (
     RUNTIME_FORMS,
     LadaForSequenceClassification,
@@ -61,7 +62,8 @@ Timings = dict[str, dict[str, list[float]]]  # fqn -> form -> [ms at batch 1, ms
 
 
 def _default_form(module: nn.Module) -> str:
-    return "factorized" if isinstance(module, FactorizedLinear) else "dense"
+    kind = kind_of(module)
+    return "factorized" if kind is not None and kind.factorized else "dense"
 
 
 def runtime_layout(
@@ -77,12 +79,11 @@ def runtime_layout(
         if spec["kind"] == "factorized_embedding":
             spec["runtime"] = "factorized"
             continue
-        module = model.get_submodule(fqn)
-        assert isinstance(module, FactorizedLinear | MaskedLinear)
+        module: Any = model.get_submodule(fqn)
+        kind = kind_of(module)
+        assert kind is not None and kind.linear
         form = (forms or {}).get(fqn, _default_form(module))
-        if form not in RUNTIME_FORMS or (
-            form == "factorized" and not isinstance(module, FactorizedLinear)
-        ):
+        if form not in RUNTIME_FORMS or (form == "factorized" and not kind.factorized):
             raise ModelError(f"{fqn}: runtime form {form!r} does not fit the layer")
         spec["kept"] = {name: int(mask.sum()) for (name, _), (_, mask) in _masks(module)}
         spec["runtime"] = form
@@ -266,13 +267,6 @@ def densify_(model: nn.Module) -> nn.Module:
     place: a stock architecture that loads anywhere, without the size saving."""
     from ladasearch.compression.targets import replace_module
 
-    for fqn, module in list(model.named_modules()):
-        if isinstance(module, FactorizedLinear | MaskedLinear):
-            replace_module(model, fqn, module.to_dense())
-        elif isinstance(module, FactorizedEmbedding):
-            weight = module.dense_weight().detach()  # (V, d)
-            embedding = nn.Embedding.from_pretrained(
-                weight, freeze=False, padding_idx=module.padding_idx
-            )
-            replace_module(model, fqn, embedding)
+    for fqn, module, _ in list(compressed_layers(model)):
+        replace_module(model, fqn, module.to_dense())  # nn.Linear / nn.Embedding
     return model

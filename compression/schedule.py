@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ladasearch.compression.budget import Ratios
 from ladasearch.compression.distill import OBJECTIVES, DistillSettings, LossWeights
 from ladasearch.compression.factorize import FACTORIZATIONS
+from ladasearch.compression.ratios import Ratios
 from ladasearch.errors import LadaError
 
-__all__ = ["SCHEDULES", "TrainBudget", "ratios_at"]
+__all__ = ["SCHEDULES", "TrainingSettings", "ratios_at"]
 
 SCHEDULES = ("geometric", "linear")
 
@@ -36,7 +36,7 @@ def ratios_at(
 
 
 @dataclass(frozen=True)
-class TrainBudget:
+class TrainingSettings:
     """How much one compress-distill run trains."""
 
     iterations: int = 3
@@ -89,7 +89,7 @@ class TrainBudget:
             raise LadaError(f"eval_every must be a positive integer or None, got {every!r}")
 
     def settings(self) -> DistillSettings:
-        """The settings of one phase (``steps`` steps) of this budget."""
+        """The settings of one phase (``steps`` steps) of this run."""
         return DistillSettings(
             steps=self.steps,
             learning_rate=self.learning_rate,

@@ -32,20 +32,20 @@ import torch
 from torch import nn
 from transformers import AutoModelForSequenceClassification, PretrainedConfig
 
-from ladasearch.compression.budget import count_nonzero_params
+from ladasearch.compression.accounting import count_nonzero_params
 from ladasearch.compression.distill import Alignment, distill_phase
 from ladasearch.compression.evaluate import evaluate
-from ladasearch.compression.pipeline import (
+from ladasearch.compression.loop import (
     IterationCallback,
     IterationRecord,
     RunResult,
     StepCallback,
     StepEvaluator,
-    TrainBudget,
     Trainer,
     _endless,
     _seed_everything,
 )
+from ladasearch.compression.schedule import TrainingSettings
 from ladasearch.errors import LadaError
 from ladasearch.tasks import TaskData, encode, make_loader
 
@@ -226,7 +226,7 @@ def run_scratch(
     teacher: nn.Module,
     tokenizer: Any,
     task: TaskData,
-    budget: TrainBudget,
+    training: TrainingSettings,
     *,
     target_ratio: float,
     device: torch.device,
@@ -237,10 +237,10 @@ def run_scratch(
 ) -> RunResult:
     """Distil a from-scratch student of ``target_ratio`` for ``iterations * steps`` steps.
 
-    One continuous phase (one optimizer, one warm-up / decay schedule) with the budget's
-    objective and losses; the dev accuracy is reported to ``callback`` every ``budget.steps``
+    One continuous phase (one optimizer, one warm-up / decay schedule) with the training's
+    objective and losses; the dev accuracy is reported to ``callback`` every ``training.steps``
     steps (as an "iteration", for symmetry with LadaBERT's schedule) and to ``step_callback``
-    every ``budget.eval_every`` steps.
+    every ``training.eval_every`` steps.
     """
     _seed_everything(seed)
     teacher_params = sum(p.numel() for p in teacher.parameters())
@@ -248,17 +248,17 @@ def run_scratch(
     student.to(device)
     align.to(device)
     train = make_loader(
-        encode(task.train, tokenizer, budget.max_length), budget.batch_size, shuffle=True, seed=seed
+        encode(task.train, tokenizer, training.max_length), training.batch_size, shuffle=True, seed=seed
     )
     dev = make_loader(
-        encode(task.dev, tokenizer, budget.max_length),
-        max(64, budget.batch_size),
+        encode(task.dev, tokenizer, training.max_length),
+        max(64, training.batch_size),
         shuffle=False,
         sort_by_length=True,
     )
-    total_steps = budget.iterations * budget.steps
-    settings = dataclasses.replace(budget.settings(), steps=total_steps)
-    curve = StepEvaluator(student, dev, budget, device, step_callback)
+    total_steps = training.iterations * training.steps
+    settings = dataclasses.replace(training.settings(), steps=total_steps)
+    curve = StepEvaluator(student, dev, training, device, step_callback)
     curve_hook = curve.hook(1)
     history: list[IterationRecord] = []
     started = time.perf_counter()
@@ -267,14 +267,14 @@ def run_scratch(
     def on_step(step: int) -> None:
         if curve_hook is not None:
             curve_hook(step)
-        if step % budget.steps:
+        if step % training.steps:
             return
         evaluated = time.perf_counter()
         accuracy = evaluate(student, dev, ("accuracy",), device)["accuracy"]
         params = count_nonzero_params(student)
         now = time.perf_counter()
         boundary["seconds"] += now - evaluated
-        iteration = step // budget.steps
+        iteration = step // training.steps
         record = IterationRecord(
             iteration, 1.0, 1.0, 1.0, accuracy, params, params / teacher_params, {},
             now - boundary["last"],
@@ -315,7 +315,7 @@ def scratch_trainer(target_ratio: float, init: str = "teacher") -> Trainer:
         teacher: nn.Module,
         tokenizer: Any,
         task: TaskData,
-        budget: TrainBudget,
+        training: TrainingSettings,
         *,
         device: torch.device,
         seed: int,
@@ -326,7 +326,7 @@ def scratch_trainer(target_ratio: float, init: str = "teacher") -> Trainer:
             teacher,
             tokenizer,
             task,
-            budget,
+            training,
             target_ratio=target_ratio,
             device=device,
             seed=seed,

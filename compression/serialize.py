@@ -18,7 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from ladasearch.compression.layers import FactorizedLinear, MaskedLinear
+from ladasearch.compression.kinds import compressed_layers
 from ladasearch.compression.plan import apply_layout_, compression_layout
 from ladasearch.errors import ModelError
 
@@ -43,8 +43,8 @@ _BITMASK = ".bitmask"
 def _masked_keys(model: nn.Module) -> dict[str, str]:
     """State-dict key of each pruned parameter -> key of its mask buffer."""
     keys = {}
-    for fqn, module in model.named_modules():
-        if isinstance(module, FactorizedLinear | MaskedLinear):
+    for fqn, module, kind in compressed_layers(model):
+        if kind.prunable:
             prefix = f"{fqn}." if fqn else ""
             for param_name, mask_name in module.MASKED:
                 keys[prefix + param_name] = prefix + mask_name

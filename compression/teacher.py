@@ -8,7 +8,7 @@ of 3 dev checks; see
 ``<cache>/teachers/<key>/`` where ``key`` hashes the model fingerprint, the task fingerprint and
 every hyper-parameter. A later call with the same key loads it instead of training. Training
 writes into a temporary folder beside the final one and renames it into place, under an exclusive
-``fcntl`` lock on ``<key>.lock``, so parallel trials never train the same teacher twice and never
+``filelock`` lock on ``<key>.lock``, so parallel trials never train the same teacher twice and never
 see a half-written one.
 """
 
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import torch
+from filelock import FileLock
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ladasearch.compression.evaluate import evaluate, predict_logits
@@ -37,11 +38,6 @@ from ladasearch.errors import LadaError
 from ladasearch.models import load_classifier, model_fingerprint, quiet_transformers
 from ladasearch.stats import MajorityCheck, majority_check
 from ladasearch.tasks import Example, TaskData, encode, make_loader
-
-try:  # POSIX only; elsewhere the cache still works, without the cross-process guard.
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["Teacher", "TeacherConfig", "cache_root", "get_teacher", "teacher_key"]
 
@@ -170,15 +166,9 @@ def teacher_key(model_spec: str, task: TaskData, config: TeacherConfig) -> str:
 
 @contextmanager
 def _exclusive(lock_path: Path) -> Iterator[None]:
-    """Hold an exclusive advisory lock on ``lock_path`` (blocks until it is free)."""
-    with lock_path.open("a") as handle:
-        if fcntl is not None:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            if fcntl is not None:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    """Hold an exclusive lock on ``lock_path`` across processes (blocks until it is free)."""
+    with FileLock(lock_path):
+        yield
 
 
 def _scores(

@@ -20,7 +20,7 @@ from typing import Any
 
 from torch import nn
 
-from ladasearch.compression.pipeline import IterationRecord
+from ladasearch.compression.loop import IterationRecord
 
 __all__ = ["TrialCheckpoint"]
 

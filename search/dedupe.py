@@ -16,7 +16,7 @@ and 3 all ran P = (0.409, 0.753, 0.490)):
 
 So the searcher compares what the engine would build: :func:`engine_key` is the tuple of the
 embedding rank, each encoder matrix's rank and kept-entry count (the roundings of
-:mod:`ladasearch.compression.budget`), or the ratios rounded to 1e-6 when the model's groups are
+:mod:`ladasearch.compression.accounting`), or the ratios rounded to 1e-6 when the model's groups are
 unknown. A proposal equal to a COMPLETE or RUNNING trial's key is told FAIL ``duplicate:`` (not
 counted, not requeued) and the sampler asked again, at most ``MAX_RESAMPLES`` times.
 """
@@ -28,6 +28,8 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
+from ladasearch.compression.ratios import RATIO_KEYS
+
 __all__ = ["DUPLICATE", "MAX_RESAMPLES", "duplicate_reason", "engine_key", "find_twin"]
 
 DUPLICATE = "duplicate:"
@@ -36,7 +38,6 @@ DUPLICATE = "duplicate:"
 MAX_RESAMPLES = 20
 """Proposals refused in a row before the search stops (the space looks exhausted)."""
 
-RATIO_KEYS = ("p_embd", "p_svd", "p_weight")
 _TAKEN = (TrialState.COMPLETE, TrialState.RUNNING)
 
 EngineKey = tuple[Any, ...]
@@ -45,7 +46,7 @@ EngineKey = tuple[Any, ...]
 def engine_key(point: Mapping[str, Any], groups: Any = None) -> EngineKey | None:
     """What the engine builds for ``point``'s ratios; None when a ratio is missing.
 
-    With ``groups`` (:class:`~ladasearch.compression.budget.ParameterGroups`): (embedding rank,
+    With ``groups`` (:class:`~ladasearch.compression.accounting.ParameterGroups`): (embedding rank,
     per encoder matrix (rank, kept entries)). Without: the three ratios rounded to 1e-6.
     """
     try:
@@ -54,7 +55,7 @@ def engine_key(point: Mapping[str, Any], groups: Any = None) -> EngineKey | None
         return None
     if groups is None:
         return tuple(round(value, 6) for value in ratios)
-    from ladasearch.compression.budget import embedding_rank, encoder_rank, kept
+    from ladasearch.compression.accounting import embedding_rank, encoder_rank, kept
 
     p_embd, p_svd, p_weight = ratios
     vocab, dim = groups.embedding_shape

@@ -106,7 +106,7 @@ def resumed_sampler(
 
 def _check_feasible(study: StudyFile, groups: Any) -> None:
     """InfeasibleTarget (one line) when the target, or the range's low end, is out of reach."""
-    from ladasearch.compression.budget import feasible_ranges
+    from ladasearch.compression.accounting import feasible_ranges
 
     if study.target is not None:
         feasible_ranges(groups, study.target)
@@ -186,11 +186,11 @@ def _tune(
     context: TrialContext,
     storage: Any,
     sampler: optuna.samplers.BaseSampler,
-    budget: tuple[int, int],
+    trial_counts: tuple[int, int],
     beats: TrialBeats,
     progress: TrialProgress,
 ) -> StudySearcher:
-    """Run Tune until the study holds ``budget = (total, at most this worker's share)`` trials."""
+    """Run Tune until the study holds ``trial_counts = (total, at most this worker's share)`` trials."""
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search import ConcurrencyLimiter
@@ -200,7 +200,7 @@ def _tune(
     ) -> None:
         progress.finished(number, state, result)
 
-    total, remaining = budget
+    total, remaining = trial_counts
     searcher = StudySearcher(
         space,
         objectives=study.objectives,
@@ -272,7 +272,7 @@ def run_study(
     Progress goes to the ``ladasearch.search`` logger (and a tqdm bar with ``bar``); ``echo``,
     when given, receives those lines too.
     """
-    from ladasearch.compression.budget import parameter_groups
+    from ladasearch.compression.accounting import parameter_groups
     from ladasearch.models import load_classifier
     from ladasearch.search.cluster import check_resources, local_resources
     from ladasearch.tasks import load_task
@@ -387,8 +387,8 @@ def _run(
                 for key, value in prepare_teacher(context, study.resources).items():
                     ot_study.set_user_attr(key, value)
             _refuse_weak_teacher(ot_study.user_attrs, study.teacher.allow_weak)
-            budget = (requested, remaining)
-            searcher = _tune(study, space, context, rdb, sampler, budget, beats, progress)
+            trial_counts = (requested, remaining)
+            searcher = _tune(study, space, context, rdb, sampler, trial_counts, beats, progress)
     finally:
         progress.close()
         if searcher is not None:

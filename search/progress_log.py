@@ -16,6 +16,8 @@ from typing import Any
 
 from optuna.trial import TrialState
 
+from ladasearch.compression.ratios import RATIO_KEYS
+
 __all__ = ["LOGGER", "TqdmHandler", "TrialProgress"]
 
 LOGGER = logging.getLogger("ladasearch.search")
@@ -36,7 +38,7 @@ class TqdmHandler(logging.Handler):
 def _ratios(config: dict[str, Any]) -> str:
     parts = [
         f"{key}={float(config[key]):.3f}"
-        for key in ("p_embd", "p_svd", "p_weight")
+        for key in RATIO_KEYS
         if isinstance(config.get(key), (int, float))
     ]
     target = config.get("target_ratio")

@@ -32,6 +32,7 @@ from optuna.trial import FrozenTrial, TrialState
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
+from ladasearch.compression.ratios import RATIO_KEYS
 from ladasearch.search.dedupe import MAX_RESAMPLES, duplicate_reason, find_twin
 from ladasearch.search.latency_bound import LatencyBound
 from ladasearch.search.resume import TrialBeats, counted, driver_record, occupied
@@ -47,7 +48,7 @@ STOPPED = "stopped: the search ended before the trial finished"
 FINISHED: Any = Searcher.FINISHED  # Tune's "no more trials" (a str where a dict is typed)
 SURPLUS = "surplus: the study already had its trials when this one was asked (another worker)"
 
-SPACE_ATTRS = ("p_embd", "p_svd", "p_weight", "target_ratio", "predicted_ratio", "rejected_samples")
+SPACE_ATTRS = (*RATIO_KEYS, "target_ratio", "predicted_ratio", "rejected_samples")
 
 TrialOutcome = Callable[[int, TrialState, "list[float] | None", "dict[str, Any]"], None]
 """Called after each tell with (trial number, state, values, config)."""

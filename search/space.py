@@ -22,6 +22,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
+from ladasearch.compression.ratios import RATIO_KEYS, Ratios
 from ladasearch.errors import InfeasibleTarget
 
 __all__ = [
@@ -52,14 +53,11 @@ PAPER_TABLE2: tuple[tuple[float, float, float, float], ...] = (
 )
 """LadaBERT Table 2 as compression factors: (overall, embedding, matrix factorization, pruning)."""
 
-Ratios3 = dict[str, float]
-
-
 @dataclass(frozen=True)
 class GroupSizes:
-    """eq. 7's groups as plain numbers plus the budget functions' ``groups`` object.
+    """eq. 7's groups as plain numbers plus the accounting functions' ``groups`` object.
 
-    ``groups`` is :class:`ladasearch.compression.budget.ParameterGroups`; the space calls
+    ``groups`` is :class:`ladasearch.compression.accounting.ParameterGroups`; the space calls
     ``feasible_ranges``, ``solve_p_weight`` and ``predict_params`` on it (rounded ranks).
     """
 
@@ -87,8 +85,8 @@ class GroupSizes:
         return min(1.0, max(left / self.encoder, 1e-9))
 
     def p_embd_range(self, target: float) -> tuple[float, float]:
-        """The feasible P_embd range at ``target`` (from ``budget.feasible_ranges``)."""
-        from ladasearch.compression.budget import feasible_ranges
+        """The feasible P_embd range at ``target`` (from ``accounting.feasible_ranges``)."""
+        from ladasearch.compression.accounting import feasible_ranges
 
         low, high = feasible_ranges(self.groups, target).p_embd
         return float(low), float(high)
@@ -97,24 +95,24 @@ class GroupSizes:
         """(P_svd, P_weight) that put the rounded count on ``target``.
 
         ``p_svd`` is first clamped into its feasible range given ``p_embd`` (rank rounding can
-        move it out by a hair), then ``budget.solve_p_weight`` finds P_weight.
+        move it out by a hair), then ``accounting.solve_p_weight`` finds P_weight.
         """
-        from ladasearch.compression.budget import feasible_ranges, solve_p_weight
+        from ladasearch.compression.accounting import feasible_ranges, solve_p_weight
 
         low, high = feasible_ranges(self.groups, target, p_embd=p_embd).p_svd
         p_svd = _clamp(p_svd, low, high)
         return p_svd, float(solve_p_weight(self.groups, target, p_embd, p_svd))
 
-    def predicted_ratio(self, ratios: Ratios3) -> float:
+    def predicted_ratio(self, ratios: Ratios) -> float:
         """Predicted nonzero parameters over the total, for ``ratios``."""
-        from ladasearch.compression.budget import Ratios, predict_params
+        from ladasearch.compression.accounting import predict_params
 
-        return predict_params(self.groups, Ratios(**ratios)) / self.total
+        return predict_params(self.groups, ratios) / self.total
 
 
-def _point(sizes: GroupSizes | None, ratios: Ratios3, target: float | None) -> dict[str, Any]:
+def _point(sizes: GroupSizes | None, ratios: Ratios, target: float | None) -> dict[str, Any]:
     predicted = sizes.predicted_ratio(ratios) if sizes is not None else None
-    return {**ratios, "target_ratio": target, "predicted_ratio": predicted}
+    return {**ratios.to_dict(), "target_ratio": target, "predicted_ratio": predicted}
 
 
 def _clamp(value: float, low: float, high: float) -> float:
@@ -141,7 +139,7 @@ class SearchSpace(ABC):
         """Suggest this trial's parameters and return its ratios (the trial config)."""
 
     @abstractmethod
-    def params_for(self, ratios: Ratios3, target: float | None) -> dict[str, float]:
+    def params_for(self, ratios: Ratios, target: float | None) -> dict[str, float]:
         """Optuna parameters that reproduce ``ratios`` (at ``target`` in pareto mode)."""
 
     def targets(self) -> tuple[float, float]:
@@ -180,7 +178,7 @@ class ConstrainedSpace(SearchSpace):
             target = params["target"]
             low, high = self.sizes.p_embd_range(target)
             p_embd = low + params["embd_position"] * (high - low)
-        return self.ratios_at(target, p_embd, params["prune_share"])
+        return self.point_at(target, p_embd, params["prune_share"])
 
     def suggest(self, trial: Any) -> dict[str, float]:
         """The trial's suggestions alone (no eq.-7 solving): what a sampler sees of a point."""
@@ -193,22 +191,22 @@ class ConstrainedSpace(SearchSpace):
         share = trial.suggest_float("prune_share", 0.0, 1.0)
         return {"target": target, "embd_position": position, "prune_share": share}
 
-    def ratios_at(self, target: float, p_embd: float, share: float) -> dict[str, Any]:
+    def point_at(self, target: float, p_embd: float, share: float) -> dict[str, Any]:
         """The point for (target, P_embd, prune share): the deterministic half of ``__call__``."""
         hybrid = self.sizes.hybrid(target, p_embd)
         p_svd, p_weight = self.sizes.solve(target, p_embd, min(1.0, hybrid ** (1.0 - share)))
-        return _point(self.sizes, {"p_embd": p_embd, "p_svd": p_svd, "p_weight": p_weight}, target)
+        return _point(self.sizes, Ratios(p_embd, p_svd, p_weight), target)
 
-    def params_for(self, ratios: Ratios3, target: float | None) -> dict[str, float]:
-        share = _prune_share(ratios["p_svd"], ratios["p_weight"])
+    def params_for(self, ratios: Ratios, target: float | None) -> dict[str, float]:
+        share = _prune_share(ratios.p_svd, ratios.p_weight)
         if self._fixed_range is not None:
-            return {"p_embd": _clamp(ratios["p_embd"], *self._fixed_range), "prune_share": share}
+            return {"p_embd": _clamp(ratios.p_embd, *self._fixed_range), "prune_share": share}
         assert self.target_range is not None
         at = _clamp(
             target if target is not None else sum(self.target_range) / 2, *self.target_range
         )
         low, high = self.sizes.p_embd_range(at)
-        position = 0.5 if high <= low else _clamp((ratios["p_embd"] - low) / (high - low), 0.0, 1.0)
+        position = 0.5 if high <= low else _clamp((ratios.p_embd - low) / (high - low), 0.0, 1.0)
         return {"target": at, "embd_position": position, "prune_share": share}
 
 
@@ -225,13 +223,11 @@ class IndependentSpace(SearchSpace):
         self.sizes = sizes
 
     def __call__(self, trial: Any) -> dict[str, Any]:
-        ratios = {
-            key: trial.suggest_float(key, *FREE_RANGE) for key in ("p_embd", "p_svd", "p_weight")
-        }
+        ratios = Ratios(*(trial.suggest_float(key, *FREE_RANGE) for key in RATIO_KEYS))
         return _point(self.sizes, ratios, self.target)
 
-    def params_for(self, ratios: Ratios3, target: float | None) -> dict[str, float]:
-        return {key: _clamp(value, *FREE_RANGE) for key, value in ratios.items()}
+    def params_for(self, ratios: Ratios, target: float | None) -> dict[str, float]:
+        return {key: _clamp(value, *FREE_RANGE) for key, value in ratios.to_dict().items()}
 
 
 class RejectionSpace(SearchSpace):
@@ -261,7 +257,7 @@ class RejectionSpace(SearchSpace):
             if (
                 abs(rough - target) <= 2 * TOLERANCE * target
             ):  # cheap pre-check, then the exact count
-                ratios = {"p_embd": p_embd, "p_svd": p_svd, "p_weight": p_weight}
+                ratios = Ratios(p_embd, p_svd, p_weight)
                 if abs(sizes.predicted_ratio(ratios) - target) <= TOLERANCE * target:
                     return {**_point(sizes, ratios, target), "rejected_samples": rejected}
         raise InfeasibleTarget(
@@ -270,7 +266,7 @@ class RejectionSpace(SearchSpace):
             smallest_reachable=target,
         )
 
-    def params_for(self, ratios: Ratios3, target: float | None) -> dict[str, float]:
+    def params_for(self, ratios: Ratios, target: float | None) -> dict[str, float]:
         return {}
 
 
@@ -293,10 +289,10 @@ def build_space(
     raise ValueError(f"unknown space {kind!r}")
 
 
-def paper_table2_points(low: float, high: float) -> list[tuple[float, Ratios3]]:
+def paper_table2_points(low: float, high: float) -> list[tuple[float, Ratios]]:
     """Table 2 rows as (overall ratio, ratios): the rows inside [low, high], else the nearest one."""
     rows = [
-        (1 / overall, {"p_embd": 1 / e, "p_svd": 1 / s, "p_weight": 1 / w})
+        (1 / overall, Ratios(1 / e, 1 / s, 1 / w))
         for overall, e, s, w in PAPER_TABLE2
     ]
     inside = [row for row in rows if low * (1 - 1e-6) <= row[0] <= high * (1 + 1e-6)]
@@ -306,7 +302,7 @@ def paper_table2_points(low: float, high: float) -> list[tuple[float, Ratios3]]:
     return [min(rows, key=lambda row: abs(math.log(row[0] / middle)))]
 
 
-def balanced_points(sizes: GroupSizes, low: float, high: float) -> list[tuple[float, Ratios3]]:
+def balanced_points(sizes: GroupSizes, low: float, high: float) -> list[tuple[float, Ratios]]:
     """At Table 2's overall ratios in [low, high] (else their geometric middle): P_embd equal to
     the encoder's H = P_svd * P_weight, split evenly (P_svd = P_weight = sqrt(H)).
 
@@ -322,7 +318,7 @@ def balanced_points(sizes: GroupSizes, low: float, high: float) -> list[tuple[fl
         share = (target * sizes.total - sizes.fixed) / (sizes.embedding + sizes.encoder)
         share = _clamp(share, 1e-6, 1.0)
         points.append(
-            (target, {"p_embd": share, "p_svd": math.sqrt(share), "p_weight": math.sqrt(share)})
+            (target, Ratios(share, math.sqrt(share), math.sqrt(share)))
         )
     return points
 
@@ -338,12 +334,10 @@ def enqueue_points(
     elif isinstance(enqueue, str):  # "paper_table2"
         points = paper_table2_points(low, high)
     else:
+        given = [Ratios.from_mapping(point) for point in enqueue]
         points = [
-            (
-                sizes.predicted_ratio(dict(point)) if sizes is not None else math.sqrt(low * high),
-                dict(point),
-            )
-            for point in enqueue
+            (sizes.predicted_ratio(ratios) if sizes is not None else math.sqrt(low * high), ratios)
+            for ratios in given
         ]
     params = [space.params_for(ratios, target) for target, ratios in points]
     return [item for item in params if item]

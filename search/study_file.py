@@ -8,7 +8,6 @@ trained, loaded or connected to while a study file is read.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +15,10 @@ from typing import Any
 
 import yaml
 
+from ladasearch.compression.ratios import RATIO_KEYS
 from ladasearch.errors import LadaError, StudyFileError
 from ladasearch.search.latency_bound import LatencyBound, parse_latency_bound
+from ladasearch.search.study_yaml import DuplicateKey, Reader, UniqueKeyLoader
 from ladasearch.units import parse_target
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "TeacherSettings",
     "TrialSettings",
     "load_study_file",
+    "parse_sections",
     "parse_study",
 ]
 
@@ -38,7 +40,6 @@ SPACES = ("constrained", "independent", "rejection")
 SAMPLERS = ("tpe", "random", "nsga2", "qmc")
 SCHEDULERS = ("asha", "none")
 OBJECTIVES = ("accuracy", "params", "latency")
-RATIO_KEYS = ("p_embd", "p_svd", "p_weight")
 # The engine's choices (compression.factorize.FACTORIZATIONS, compression.schedule.SCHEDULES),
 # repeated here so that reading a study file does not import torch.
 FACTORIZATIONS = ("svd", "fisher", "whiten")
@@ -47,7 +48,7 @@ SCHEDULES = ("geometric", "linear")
 
 @dataclass(frozen=True)
 class TrialSettings:
-    """Training budget of one trial (one engine run)."""
+    """How one trial (one engine run) trains."""
 
     iterations: int = 2
     steps: int = 40
@@ -57,7 +58,7 @@ class TrialSettings:
     temperature: float = 1.0
     factorization: str = "whiten"  # svd, fisher or whiten (ladasearch.compression.factorize)
     schedule: str = "geometric"  # geometric or linear (the old schedule)
-    layer_average: bool = True  # distillation recipe, see TrainBudget
+    layer_average: bool = True  # distillation recipe, see TrainingSettings
     temperature_squared: bool = True
     label_weight: float = 0.0
     decay_norm_and_bias: bool = False
@@ -65,7 +66,7 @@ class TrialSettings:
 
 @dataclass(frozen=True)
 class TeacherSettings:
-    """Fine-tuning budget of the study's teacher (trained once per study, cached on disk)."""
+    """How the study's teacher is fine-tuned (trained once per study, cached on disk)."""
 
     steps: int | None = None  # None: the default epoch-based schedule (TeacherConfig)
     batch_size: int = 32
@@ -146,8 +147,8 @@ def load_study_file(path: str | Path) -> StudyFile:
     except OSError as exc:
         raise StudyFileError(f"{path}: cannot read the study file ({exc.strerror or exc})") from exc
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
-    except _DuplicateKey as exc:
+        data = yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader subclass
+    except DuplicateKey as exc:
         raise StudyFileError(f"{path}: {exc}") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -155,93 +156,6 @@ def load_study_file(path: str | Path) -> StudyFile:
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise StudyFileError(f"{path}: not valid YAML{where}: {problem}") from exc
     return parse_study(data, source=str(path), text=text)
-
-
-class _DuplicateKey(Exception):
-    """A key given twice in one YAML mapping (``yaml.safe_load`` keeps the last silently)."""
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses a key given twice in one mapping."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                raise _DuplicateKey(f"key {key!r} is given twice (lines {seen[key]} and {line})")
-            seen[key] = line
-        return super().construct_mapping(node, deep=deep)
-
-
-class _Reader:
-    """Typed access to one mapping of the study file; every error names ``source: key``."""
-
-    def __init__(self, data: Mapping[str, Any], source: str, prefix: str = "") -> None:
-        self.data = data
-        self.source = source
-        self.prefix = prefix
-
-    def fail(self, key: str, reason: str) -> StudyFileError:
-        return StudyFileError(f"{self.source}: {self.prefix}{key} {reason}")
-
-    def check_keys(self, allowed: tuple[str, ...]) -> None:
-        for key in self.data:
-            if key not in allowed:
-                raise StudyFileError(
-                    f"{self.source}: unknown key {self.prefix}{key} (allowed: {', '.join(allowed)})"
-                )
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.data.get(key, default)
-
-    def integer(self, key: str, default: int, *, minimum: int = 1) -> int:
-        value = self.data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-            raise self.fail(key, f"must be {kind}, got {value!r}")
-        return value
-
-    def number(
-        self, key: str, default: float, *, low: float = 0.0, allow_zero: bool = False
-    ) -> float:
-        value = self.data.get(key, default)
-        ok = (
-            isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-        )
-        if not ok or value < low or (value == low and not allow_zero):
-            kind = "a number >= 0" if allow_zero else "a positive number"
-            raise self.fail(key, f"must be {kind}, got {value!r}")
-        return float(value)
-
-    def flag(self, key: str, default: bool) -> bool:
-        value = self.data.get(key, default)
-        if not isinstance(value, bool):
-            raise self.fail(key, f"must be true or false, got {value!r}")
-        return value
-
-    def text(self, key: str, default: str | None) -> str | None:
-        value = self.data.get(key, default)
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise self.fail(key, f"must be a non-empty string, got {value!r}")
-        return value
-
-    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
-        value = self.data.get(key, default)
-        if value not in choices:
-            raise self.fail(key, f"must be one of {', '.join(choices)}, got {value!r}")
-        return str(value)
-
-    def section(self, key: str, allowed: tuple[str, ...]) -> _Reader:
-        value = self.data.get(key, {})
-        if value is None:
-            value = {}
-        if not isinstance(value, Mapping):
-            raise self.fail(key, f"must be a mapping of {', '.join(allowed)}, got {value!r}")
-        reader = _Reader(value, self.source, f"{self.prefix}{key}.")
-        reader.check_keys(allowed)
-        return reader
 
 
 TOP_KEYS = (
@@ -258,7 +172,7 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
         raise StudyFileError(
             f"{source}: a study file must be a YAML mapping of keys, got {type(data).__name__}"
         )
-    top = _Reader(data, source)
+    top = Reader(data, source)
     top.check_keys(TOP_KEYS)
     name = top.text("name", Path(source).stem if source != "<study>" else None)
     if name is None:
@@ -302,35 +216,8 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
         enqueue=_enqueue(top, space),
         keep_models=keep,
         runs_dir=str(top.text("runs_dir", "runs")),
-        trial=TrialSettings(
-            iterations=trial.integer("iterations", TrialSettings.iterations),
-            steps=trial.integer("steps", TrialSettings.steps),
-            batch_size=trial.integer("batch_size", TrialSettings.batch_size),
-            learning_rate=trial.number("learning_rate", TrialSettings.learning_rate),
-            max_length=trial.integer("max_length", TrialSettings.max_length),
-            temperature=trial.number("temperature", TrialSettings.temperature),
-            factorization=trial.choice(
-                "factorization", TrialSettings.factorization, FACTORIZATIONS
-            ),
-            schedule=trial.choice("schedule", TrialSettings.schedule, SCHEDULES),
-            layer_average=trial.flag("layer_average", TrialSettings.layer_average),
-            temperature_squared=trial.flag(
-                "temperature_squared", TrialSettings.temperature_squared
-            ),
-            label_weight=trial.number("label_weight", TrialSettings.label_weight, allow_zero=True),
-            decay_norm_and_bias=trial.flag(
-                "decay_norm_and_bias", TrialSettings.decay_norm_and_bias
-            ),
-        ),
-        teacher=TeacherSettings(
-            steps=None if teacher.data.get("steps") is None else teacher.integer("steps", 300),
-            batch_size=teacher.integer("batch_size", TeacherSettings.batch_size),
-            learning_rate=teacher.number("learning_rate", TeacherSettings.learning_rate),
-            seed=None
-            if teacher.data.get("seed") is None
-            else teacher.integer("seed", 0, minimum=0),
-            allow_weak=_flag(teacher, "allow_weak"),
-        ),
+        trial=_trial_settings(trial),
+        teacher=_teacher_settings(teacher),
         resources=Resources(
             cpu=resources.number("cpu", Resources.cpu),
             gpu=resources.number("gpu", Resources.gpu, allow_zero=True),
@@ -342,7 +229,7 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
     return study
 
 
-def _startup_trials(top: _Reader, sampler: str) -> int | None:
+def _startup_trials(top: Reader, sampler: str) -> int | None:
     if top.data.get("startup_trials") is None:
         return None
     if sampler != "tpe":
@@ -350,14 +237,52 @@ def _startup_trials(top: _Reader, sampler: str) -> int | None:
     return top.integer("startup_trials", 10)
 
 
-def _flag(reader: _Reader, key: str) -> bool:
+def _trial_settings(trial: Reader) -> TrialSettings:
+    return TrialSettings(
+        iterations=trial.integer("iterations", TrialSettings.iterations),
+        steps=trial.integer("steps", TrialSettings.steps),
+        batch_size=trial.integer("batch_size", TrialSettings.batch_size),
+        learning_rate=trial.number("learning_rate", TrialSettings.learning_rate),
+        max_length=trial.integer("max_length", TrialSettings.max_length),
+        temperature=trial.number("temperature", TrialSettings.temperature),
+        factorization=trial.choice("factorization", TrialSettings.factorization, FACTORIZATIONS),
+        schedule=trial.choice("schedule", TrialSettings.schedule, SCHEDULES),
+        layer_average=trial.flag("layer_average", TrialSettings.layer_average),
+        temperature_squared=trial.flag("temperature_squared", TrialSettings.temperature_squared),
+        label_weight=trial.number("label_weight", TrialSettings.label_weight, allow_zero=True),
+        decay_norm_and_bias=trial.flag("decay_norm_and_bias", TrialSettings.decay_norm_and_bias),
+    )
+
+
+def _teacher_settings(teacher: Reader) -> TeacherSettings:
+    return TeacherSettings(
+        steps=None if teacher.data.get("steps") is None else teacher.integer("steps", 300),
+        batch_size=teacher.integer("batch_size", TeacherSettings.batch_size),
+        learning_rate=teacher.number("learning_rate", TeacherSettings.learning_rate),
+        seed=None if teacher.data.get("seed") is None else teacher.integer("seed", 0, minimum=0),
+        allow_weak=_flag(teacher, "allow_weak"),
+    )
+
+
+def parse_sections(
+    data: Mapping[str, Any], *, source: str
+) -> tuple[TrialSettings, TeacherSettings]:
+    """The ``trial:`` and ``teacher:`` sections of ``data`` (a study file's mapping, or the
+    settings a search stored), validated as a study file's are; errors name ``source: key``."""
+    top = Reader(data, source)
+    trial = top.section("trial", tuple(f.name for f in dataclasses.fields(TrialSettings)))
+    teacher = top.section("teacher", tuple(f.name for f in dataclasses.fields(TeacherSettings)))
+    return _trial_settings(trial), _teacher_settings(teacher)
+
+
+def _flag(reader: Reader, key: str) -> bool:
     value = reader.get(key, False)
     if not isinstance(value, bool):
         raise reader.fail(key, f"must be true or false, got {value!r}")
     return value
 
 
-def _ratio(reader: _Reader, key: str, value: Any) -> float:
+def _ratio(reader: Reader, key: str, value: Any) -> float:
     try:
         return parse_target(value, what=key)
     except LadaError as exc:
@@ -366,7 +291,7 @@ def _ratio(reader: _Reader, key: str, value: Any) -> float:
         ) from exc
 
 
-def _targets(top: _Reader, mode: str) -> tuple[float | None, tuple[float, float] | None]:
+def _targets(top: Reader, mode: str) -> tuple[float | None, tuple[float, float] | None]:
     raw_target, raw_range = top.get("target"), top.get("target_range")
     if mode == "fixed":
         if raw_range is not None:
@@ -396,7 +321,7 @@ def _targets(top: _Reader, mode: str) -> tuple[float | None, tuple[float, float]
     return None, (low, high)
 
 
-def _objectives(top: _Reader, mode: str) -> tuple[str, ...]:
+def _objectives(top: Reader, mode: str) -> tuple[str, ...]:
     default = ["accuracy"] if mode == "fixed" else ["accuracy", "params"]
     value = top.get("objectives", default)
     if not isinstance(value, list) or not value or any(item not in OBJECTIVES for item in value):
@@ -414,7 +339,7 @@ def _objectives(top: _Reader, mode: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _enqueue(top: _Reader, space: str) -> tuple[dict[str, float], ...] | str:
+def _enqueue(top: Reader, space: str) -> tuple[dict[str, float], ...] | str:
     value = top.get("enqueue", [])
     if value in (None, []):
         return ()

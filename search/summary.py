@@ -14,6 +14,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from ladasearch.compression.ratios import RATIO_KEYS
 from ladasearch.search.studydb.records import optuna_study, study_names
 
 __all__ = [
@@ -25,7 +26,7 @@ __all__ = [
 ]
 
 TRIAL_KEYS = (
-    "number", "state", "p_embd", "p_svd", "p_weight", "target_ratio", "ratio", "accuracy", "params",
+    "number", "state", *RATIO_KEYS, "target_ratio", "ratio", "accuracy", "params",
     "latency_ms",
 )  # fmt: skip
 """The columns of ``show`` (and the keys of each ``--json`` trial)."""
@@ -57,7 +58,7 @@ def outcome_line(
     """One progress line for a finished trial."""
     ratios = " ".join(
         f"{key}={result[key]:.3f}"
-        for key in ("p_embd", "p_svd", "p_weight")
+        for key in RATIO_KEYS
         if _number(result.get(key)) is not None
     )
     line = f"trial {number} {state.name:<8} {ratios}"
@@ -201,7 +202,7 @@ def format_trials(trials: list[dict[str, Any]]) -> list[str]:
                 trial["state"] + (" (infeasible)" if trial.get("infeasible") else ""),
                 *(
                     _cell(trial[key])
-                    for key in ("p_embd", "p_svd", "p_weight", "target_ratio", "ratio", "accuracy")
+                    for key in (*RATIO_KEYS, "target_ratio", "ratio", "accuracy")
                 ),
                 _cell(trial["params"]),
                 _cell(trial["latency_ms"], 2),

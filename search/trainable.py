@@ -24,7 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ladasearch.compression.ratios import RATIO_KEYS
 from ladasearch.search.study_file import TeacherSettings, TrialSettings
+from ladasearch.search.study_settings import teacher_config as study_teacher_config
+from ladasearch.search.study_settings import training_settings
 from ladasearch.tasks import TaskSpec
 
 __all__ = [
@@ -40,7 +43,7 @@ HEARTBEAT_SECONDS = 5.0
 
 METRIC_KEYS = (
     "accuracy", "test_accuracy", "f1", "test_f1", "teacher_accuracy", "teacher_test_accuracy",
-    "params", "teacher_params", "ratio", "target_ratio", "p_embd", "p_svd", "p_weight",
+    "params", "teacher_params", "ratio", "target_ratio", *RATIO_KEYS,
     "latency_ms", "latency_ms_b32", "teacher_latency_ms", "teacher_latency_ms_b32", "bytes_on_disk", "teacher_bytes_on_disk", "retained",
     "model_dir", "model_sha256",
     "majority_accuracy", "majority_test_accuracy", "teacher_majority_p", "teacher_significant",
@@ -77,15 +80,8 @@ def teacher_config(context: TrialContext) -> Any:
 
     Its seed is ``teacher.seed`` when the study file sets one, else the study's seed.
     """
-    from ladasearch.compression.teacher import TeacherConfig
-
-    settings = context.teacher
-    return TeacherConfig(
-        steps=settings.steps,
-        batch_size=settings.batch_size,
-        learning_rate=settings.learning_rate,
-        max_length=context.trial.max_length,
-        seed=settings.seed_for(context.seed),
+    return study_teacher_config(
+        context.teacher, study_seed=context.seed, max_length=context.trial.max_length
     )
 
 
@@ -156,13 +152,13 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
     import torch
     from ray import tune
 
-    from ladasearch.compression.budget import Ratios
-    from ladasearch.compression.pipeline import TrainBudget, compress_job
+    from ladasearch.compression.pipeline import compress_job
+    from ladasearch.compression.ratios import Ratios
 
     torch.set_num_threads(max(1, int(context.cpus)))
     number = int(config["_trial_number"])
     settings = context.trial
-    ratios = Ratios(float(config["p_embd"]), float(config["p_svd"]), float(config["p_weight"]))
+    ratios = Ratios.from_mapping(config)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     out_dir = Path(context.study_dir) / f"trial_{number}" / "model" if context.keep_models else None
     history: list[dict[str, float]] = []
@@ -194,20 +190,7 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
                 model=context.model,
                 task=context.task,
                 ratios=ratios,
-                budget=TrainBudget(
-                    iterations=settings.iterations,
-                    steps=settings.steps,
-                    batch_size=settings.batch_size,
-                    learning_rate=settings.learning_rate,
-                    max_length=settings.max_length,
-                    temperature=settings.temperature,
-                    factorization=settings.factorization,
-                    schedule=settings.schedule,
-                    layer_average=settings.layer_average,
-                    temperature_squared=settings.temperature_squared,
-                    label_weight=settings.label_weight,
-                    decay_norm_and_bias=settings.decay_norm_and_bias,
-                ),
+                training=training_settings(settings),
                 teacher_config=teacher_config(context),
                 seed=context.seed,
                 device=device,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -53,8 +54,8 @@ def _one_torch_thread() -> Iterator[None]:
 POSTGRES_SERVER = "postgres@127.0.0.1:5432"
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
+@contextlib.contextmanager
+def _postgres_database() -> Iterator[str]:
     """A unique, empty database on the real PostgreSQL of DATA.md, dropped afterwards.
 
     A missing server fails the test (it is part of every developer's and CI's machine); set
@@ -79,3 +80,24 @@ def postgres_url() -> Iterator[str]:
             yield f"postgresql+psycopg://{POSTGRES_SERVER}/{name}"
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test (see :func:`_postgres_database`)."""
+    with _postgres_database() as url:
+        yield url
+
+
+BACKENDS = ("sqlite", pytest.param("postgresql", marks=pytest.mark.postgres))
+
+
+@pytest.fixture(params=BACKENDS)
+def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty study database on each backend: a SQLite file in the test's folder, then a
+    database of its own on the real PostgreSQL server (the storage suite runs over both)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'studies.db'}"
+        return
+    with _postgres_database() as url:
+        yield url

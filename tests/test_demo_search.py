@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ladasearch.dashboards.demo import budget_summary, demo_study, run_demo, seed_count
+from ladasearch.demo import budget_summary, demo_study, run_demo, seed_count
 from ladasearch.demo_summary import SummaryRow, summary_lines, summary_rows
 from ladasearch.search.studydb.records import TrialRecord
 

@@ -63,9 +63,10 @@ def test_sdist_and_wheel_from_it_carry_the_folders_tests_and_demo_study(tmp_path
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
         archive.extractall(tmp_path / "unpacked", filter="data")
     for path in (
-        "compression/budget.py",
+        "compression/accounting.py",
         "search/cluster.py",
-        "dashboards/demo.py",
+        "ladasearch/demo.py",
+        "ladasearch/export/write.py",
         "studies/demo.yaml",
         "tests/conftest.py",
         "tests/search_helpers.py",
@@ -82,9 +83,10 @@ def test_sdist_and_wheel_from_it_carry_the_folders_tests_and_demo_study(tmp_path
         "ladasearch/cli.py",
         "ladasearch/commands/demo.py",
         "ladasearch/tasks/rt.py",
-        "ladasearch/compression/budget.py",
+        "ladasearch/compression/accounting.py",
         "ladasearch/search/cluster.py",
-        "ladasearch/dashboards/demo.py",
+        "ladasearch/demo.py",
+        "ladasearch/export/write.py",
         "ladasearch/studies/demo.yaml",
         "ladasearch/py.typed",
     ):

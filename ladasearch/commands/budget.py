@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the model (no training), compute the groups and ranges, print them."""
-    from ladasearch.compression.budget import (
+    from ladasearch.compression.accounting import (
         feasible_ranges,
         parameter_groups,
         smallest_reachable_ratio,

@@ -149,27 +149,24 @@ def parse_loss_weights(text: str) -> dict[str, float]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the job, print a summary, and with ``--json`` one JSON object as the last line."""
-    from ladasearch.compression.budget import Ratios
-    from ladasearch.compression.pipeline import (
-        LossWeights,
-        TrainBudget,
-        TrainingDiverged,
-        compress_job,
-    )
-    from ladasearch.compression.teacher import TeacherConfig
+    from ladasearch.compression.distill import LossWeights, TrainingDiverged
+    from ladasearch.compression.pipeline import compress_job
+    from ladasearch.compression.ratios import Ratios
     from ladasearch.errors import LadaError
     from ladasearch.progress import set_quiet
+    from ladasearch.search.study_file import TeacherSettings, TrialSettings
+    from ladasearch.search.study_settings import teacher_config as study_teacher_config
+    from ladasearch.search.study_settings import training_settings
 
     set_quiet(args.quiet)
     ratios = Ratios(args.p_embd, args.p_svd, args.p_weight)
-    budget = TrainBudget(
+    trial = TrialSettings(
         iterations=args.iterations,
         steps=args.steps,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         max_length=args.max_length,
         temperature=args.temperature,
-        loss_weights=LossWeights(**parse_loss_weights(args.loss_weights)),
         factorization=args.factorization,
         schedule=args.schedule,
         layer_average=not args.sum_layer_losses,
@@ -177,12 +174,14 @@ def run(args: argparse.Namespace) -> int:
         label_weight=args.label_weight,
         decay_norm_and_bias=args.decay_norm_and_bias,
     )
-    teacher_config = TeacherConfig(
-        steps=args.teacher_steps,
-        epochs=args.teacher_epochs,
-        learning_rate=args.teacher_learning_rate,
+    training = training_settings(
+        trial, loss_weights=LossWeights(**parse_loss_weights(args.loss_weights))
+    )
+    teacher_config = study_teacher_config(
+        TeacherSettings(steps=args.teacher_steps, learning_rate=args.teacher_learning_rate),
+        study_seed=args.seed,
         max_length=args.max_length,
-        seed=args.seed,
+        epochs=args.teacher_epochs,
     )
     if args.out is not None and args.out.exists() and any(args.out.iterdir()):
         raise LadaError(f"--out {args.out} is not empty; choose another folder")
@@ -190,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
     def report(iteration: int, accuracy: float, params: int, ratio: float) -> None:
         if not args.quiet:
             print(
-                f"iteration {iteration}/{budget.iterations}: dev accuracy {accuracy:.4f}, "
+                f"iteration {iteration}/{training.iterations}: dev accuracy {accuracy:.4f}, "
                 f"{params:,} nonzero params (ratio {ratio:.4f}, {format_factor(ratio)})",
                 file=sys.stderr,
                 flush=True,
@@ -201,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
             model=args.model,
             task=task_spec_from_args(args, seed=args.seed),
             ratios=ratios,
-            budget=budget,
+            training=training,
             teacher_config=teacher_config,
             seed=args.seed,
             device=args.device,

@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
 
 def run_demo_command(args: argparse.Namespace) -> int:
     """Run the demo and print where each file is and how to open the dashboard."""
-    from ladasearch.dashboards.demo import run_demo
+    from ladasearch.demo import run_demo
     from ladasearch.errors import LadaError
 
     for name in ("trials", "steps", "iterations"):

@@ -118,13 +118,13 @@ def register(subparsers: Any) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     """Select the trial (writing nothing if none qualifies), then export it."""
-    from ladasearch.dashboards.export import (
+    from ladasearch.export import (
         RETRAINED_NOTE,
         ExportOptions,
         export_trial,
         select_trial,
     )
-    from ladasearch.dashboards.export_folder import check_out_dir
+    from ladasearch.export.folder import check_out_dir
     from ladasearch.search.studydb.records import load_studies
 
     if args.min_accuracy is not None and not 0.0 <= args.min_accuracy <= 1.0:

@@ -11,13 +11,13 @@ the same instant on a fresh database all run.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import optuna
+from filelock import FileLock
 from optuna.storages import RDBStorage
 from sqlalchemy.engine import make_url
 
@@ -48,13 +48,8 @@ def _schema_lock(url: str) -> Iterator[None]:
         if not database or database == ":memory:":
             yield
             return
-        lock = Path(database).with_name(Path(database).name + ".lock")
-        with open(lock, "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with FileLock(Path(database).with_name(Path(database).name + ".lock")):
+            yield
         return
     if parsed.get_backend_name() != "postgresql":
         yield

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ladasearch.compression.ratios import RATIO_KEYS, Ratios
 from ladasearch.errors import StorageError
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ __all__ = [
     "trial_record",
 ]
 
-RATIO_KEYS = ("p_embd", "p_svd", "p_weight")
 
 
 def _number(value: Any) -> float | None:
@@ -84,6 +84,11 @@ class TrialRecord:
         """``p_embd`` / ``p_svd`` / ``p_weight``: the user attribute, else the sampled param."""
         value = self.metric(key)
         return value if value is not None else _number(self.params.get(key))
+
+    def ratios(self) -> Ratios | None:
+        """The trial's :class:`Ratios` (each by :meth:`ratio`), or ``None`` when one is missing."""
+        values = {key: self.ratio(key) for key in RATIO_KEYS}
+        return None if None in values.values() else Ratios.from_mapping(values)
 
     @property
     def infeasible(self) -> bool:
