@@ -85,8 +85,8 @@ def _paired(ours: list[float], theirs: list[float]) -> dict[str, Any]:
         "wins": wins,
         "losses": losses,
         "ties": len(ours) - wins - losses,
-        "p_better": round(better, 6),
-        "p_worse": round(worse, 6),
+        "p_better": float(f"{better:.3g}"),
+        "p_worse": float(f"{worse:.3g}"),
         "verdict": verdict,
     }
 
