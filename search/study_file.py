@@ -110,6 +110,7 @@ class StudyFile:
     trials: int = 10
     space: str = "constrained"
     sampler: str = "tpe"
+    startup_trials: int | None = None  # TPE's random start-up trials (None: Optuna's 10)
     scheduler: str = "asha"
     max_concurrent: int = 1
     seed: int = 0
@@ -162,8 +163,8 @@ def load_study_file(path: str | Path) -> StudyFile:
 TOP_KEYS = (
     "name", "model", "task", "text_column", "text_pair_column", "label_column", "dev", "test", "mode",
     "target", "target_range", "objectives", "trials", "space", "sampler", "scheduler",
-    "max_concurrent", "seed", "enqueue", "keep_models", "runs_dir", "trial", "teacher", "resources",
-    "target_latency_ms", "latency_batch",
+    "startup_trials", "max_concurrent", "seed", "enqueue", "keep_models", "runs_dir", "trial",
+    "teacher", "resources", "target_latency_ms", "latency_batch",
 )  # fmt: skip
 
 
@@ -209,7 +210,8 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
         objectives=_objectives(top, mode),
         trials=top.integer("trials", 10),
         space=space,
-        sampler=top.choice("sampler", "tpe", SAMPLERS),
+        sampler=(sampler := top.choice("sampler", "tpe", SAMPLERS)),
+        startup_trials=_startup_trials(top, sampler),
         scheduler=scheduler,
         max_concurrent=top.integer("max_concurrent", 1),
         seed=top.integer("seed", 0, minimum=0),
@@ -228,6 +230,14 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
         text=text,
     )
     return study
+
+
+def _startup_trials(top: Reader, sampler: str) -> int | None:
+    if top.data.get("startup_trials") is None:
+        return None
+    if sampler != "tpe":
+        raise top.fail("startup_trials", f"applies to sampler: tpe only, not {sampler}")
+    return top.integer("startup_trials", 10)
 
 
 def _trial_settings(trial: Reader) -> TrialSettings:
