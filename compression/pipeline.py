@@ -159,6 +159,7 @@ def compress_job(
         "model": model,
         "task": data.name,
         "accuracy": dev_metrics["accuracy"],
+        "factorization": training.factorization,  # what the engine factorized with
         "teacher_accuracy": teacher.dev_metrics["accuracy"],
         "teacher_test_accuracy": teacher.test_metrics["accuracy"],
         "params": last.params,

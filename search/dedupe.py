@@ -47,14 +47,17 @@ def engine_key(point: Mapping[str, Any], groups: Any = None) -> EngineKey | None
     """What the engine builds for ``point``'s ratios; None when a ratio is missing.
 
     With ``groups`` (:class:`~ladasearch.compression.accounting.ParameterGroups`): (embedding rank,
-    per encoder matrix (rank, kept entries)). Without: the three ratios rounded to 1e-6.
+    per encoder matrix (rank, kept entries)). Without: the three ratios rounded to 1e-6. A
+    study that searches the factorization adds the point's ``factorization`` (one model per
+    method).
     """
     try:
         ratios = [float(point[key]) for key in RATIO_KEYS]
     except (KeyError, TypeError, ValueError):
         return None
+    method = point.get("factorization")
     if groups is None:
-        return tuple(round(value, 6) for value in ratios)
+        return (*(round(value, 6) for value in ratios), method)
     from ladasearch.compression.accounting import embedding_rank, encoder_rank, kept
 
     p_embd, p_svd, p_weight = ratios
@@ -64,7 +67,7 @@ def engine_key(point: Mapping[str, Any], groups: Any = None) -> EngineKey | None
         rank = encoder_rank(m, n, p_svd)
         entries = (m * n,) if rank is None else (m * rank, rank * n)
         matrices.append((rank, tuple(kept(numel, p_weight) for numel in entries)))
-    return (embedding_rank(vocab, dim, p_embd), tuple(matrices))
+    return (embedding_rank(vocab, dim, p_embd), tuple(matrices), method)
 
 
 def find_twin(

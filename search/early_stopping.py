@@ -46,6 +46,7 @@ __all__ = [
     "RungStopped",
     "parse_early_stopping",
     "rung_points",
+    "with_early_stopping",
 ]
 
 METHODS = ("moasha", "record")
@@ -124,6 +125,27 @@ def parse_early_stopping(
     if isinstance(least, bool) or not isinstance(least, int) or least < 1:
         raise fail("early_stopping.min_trials", f"must be a positive integer, got {least!r}")
     return EarlyStopping(str(method), int(rung), float(factor), int(least))
+
+
+def with_early_stopping(
+    study: Any, data: Mapping[str, Any], fail: Callable[[str, str], StudyFileError]
+) -> Any:
+    """The parsed ``StudyFile`` with its ``early_stopping`` (replacing fixed mode's default ASHA,
+    never an explicit ``scheduler: asha``); also refuses ``trial.measure_latency: false`` with a
+    latency objective or bound (the last checks of a study file that look across sections)."""
+    import dataclasses
+
+    if not study.trial.measure_latency and ("latency" in study.objectives or study.latency):
+        raise fail("trial.measure_latency", "false leaves the latency objective unmeasured")
+    total = study.trial.iterations * study.trial.steps
+    stopping = parse_early_stopping(data, fail, total_steps=total)
+    if stopping is None:
+        return study
+    if study.scheduler == "asha":
+        if "scheduler" in data:
+            raise fail("early_stopping", "and scheduler: asha exclude each other")
+        study = dataclasses.replace(study, scheduler="none")
+    return dataclasses.replace(study, early_stopping=stopping)
 
 
 def rung_points(

@@ -77,29 +77,32 @@ def task_spec(study: StudyFile) -> TaskSpec:
     )
 
 
-def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
-    """The Optuna sampler a study file's ``sampler:`` names, seeded."""
+def make_sampler(name: str, seed: int, startup: int | None = None) -> optuna.samplers.BaseSampler:
+    """The Optuna sampler a study file's ``sampler:`` names, seeded (``startup``: TPE's
+    ``n_startup_trials``, the study file's ``startup_trials``; None keeps Optuna's 10)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # experimental-feature warnings
         if name == "tpe":
-            return optuna.samplers.TPESampler(seed=seed)
+            return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup or 10)
         if name == "random":
             return optuna.samplers.RandomSampler(seed=seed)
         if name == "nsga2":
             return optuna.samplers.NSGAIISampler(seed=seed, population_size=8)
         if name == "qmc":
-            return optuna.samplers.QMCSampler(seed=seed)
+            return optuna.samplers.QMCSampler(seed=seed, scramble=True)  # unscrambled: no seed
     raise StudyFileError(f"unknown sampler {name!r}")
 
 
-def resumed_sampler(name: str, seed: int, existing: int) -> optuna.samplers.BaseSampler:
+def resumed_sampler(
+    name: str, seed: int, existing: int, startup: int | None = None
+) -> optuna.samplers.BaseSampler:
     """The sampler for a study that already holds ``existing`` trials.
 
     A sampler re-created with the study's seed would replay the first run's random draws and
     propose the trials already run again; offsetting the seed by the number of stored trials
     keeps a resumed search both new and reproducible (a fresh study keeps ``seed``).
     """
-    return make_sampler(name, seed + existing)
+    return make_sampler(name, seed + existing, startup)
 
 
 def _check_feasible(study: StudyFile, groups: Any) -> None:
@@ -290,7 +293,12 @@ def run_study(
     _check_feasible(study, groups)
     sizes = GroupSizes.of(groups)
     space = build_space(
-        study.space, sizes, target=study.target, target_range=study.target_range, seed=study.seed
+        study.space,
+        sizes,
+        target=study.target,
+        target_range=study.target_range,
+        seed=study.seed,
+        factorizations=study.factorizations,
     )
     run_dir = _run_dir(study)
     reap_folder(run_dir)  # searches killed here together with their reapers
@@ -332,7 +340,7 @@ def _run(
     started: float,
 ) -> StudyRun:
     rdb = open_storage(url, heartbeat=True)
-    sampler = make_sampler(study.sampler, study.seed)
+    sampler = make_sampler(study.sampler, study.seed, study.startup_trials)
     try:
         ot_study, fresh = _open_study(study, rdb, sampler)
         if fresh:
@@ -341,7 +349,9 @@ def _run(
         rank = worker_rank(ot_study)
         if not fresh or rank:
             existing = len(ot_study.get_trials(deepcopy=False))
-            sampler = resumed_sampler(study.sampler, study.seed, existing + 7919 * rank)
+            sampler = resumed_sampler(
+                study.sampler, study.seed, existing + 7919 * rank, study.startup_trials
+            )
             ot_study.sampler = sampler
         stale = fail_stale_trials(ot_study, rdb)
     except LadaError:

@@ -48,7 +48,9 @@ STOPPED = "stopped: the search ended before the trial finished"
 FINISHED: Any = Searcher.FINISHED  # Tune's "no more trials" (a str where a dict is typed)
 SURPLUS = "surplus: the study already had its trials when this one was asked (another worker)"
 
-SPACE_ATTRS = (*RATIO_KEYS, "target_ratio", "predicted_ratio", "rejected_samples")
+SPACE_ATTRS = (
+    *RATIO_KEYS, "target_ratio", "predicted_ratio", "rejected_samples", "factorization"
+)  # fmt: skip
 
 TrialOutcome = Callable[[int, TrialState, "list[float] | None", "dict[str, Any]"], None]
 """Called after each tell with (trial number, state, values, config)."""

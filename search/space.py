@@ -29,6 +29,7 @@ __all__ = [
     "FREE_RANGE",
     "PAPER_TABLE2",
     "ConstrainedSpace",
+    "FactorizationChoice",
     "GroupSizes",
     "IndependentSpace",
     "RejectionSpace",
@@ -170,18 +171,26 @@ class ConstrainedSpace(SearchSpace):
         self._fixed_range = sizes.p_embd_range(target) if target is not None else None
 
     def __call__(self, trial: Any) -> dict[str, Any]:
+        params = self.suggest(trial)
         if self._fixed_range is not None:
             assert self.target is not None
-            target = self.target
-            p_embd = trial.suggest_float("p_embd", *self._fixed_range)
+            target, p_embd = self.target, params["p_embd"]
         else:
-            assert self.target_range is not None
-            target = trial.suggest_float("target", *self.target_range)
-            position = trial.suggest_float("embd_position", 0.0, 1.0)
+            target = params["target"]
             low, high = self.sizes.p_embd_range(target)
-            p_embd = low + position * (high - low)
+            p_embd = low + params["embd_position"] * (high - low)
+        return self.point_at(target, p_embd, params["prune_share"])
+
+    def suggest(self, trial: Any) -> dict[str, float]:
+        """The trial's suggestions alone (no eq.-7 solving): what a sampler sees of a point."""
+        if self._fixed_range is not None:
+            p_embd = trial.suggest_float("p_embd", *self._fixed_range)
+            return {"p_embd": p_embd, "prune_share": trial.suggest_float("prune_share", 0.0, 1.0)}
+        assert self.target_range is not None
+        target = trial.suggest_float("target", *self.target_range)
+        position = trial.suggest_float("embd_position", 0.0, 1.0)
         share = trial.suggest_float("prune_share", 0.0, 1.0)
-        return self.point_at(target, p_embd, share)
+        return {"target": target, "embd_position": position, "prune_share": share}
 
     def point_at(self, target: float, p_embd: float, share: float) -> dict[str, Any]:
         """The point for (target, P_embd, prune share): the deterministic half of ``__call__``."""
@@ -262,6 +271,29 @@ class RejectionSpace(SearchSpace):
         return {}
 
 
+class FactorizationChoice(SearchSpace):
+    """``inner``'s ratios and a categorical ``factorization`` among ``choices``.
+
+    A study searches the factorization when its study file's ``trial.factorization`` is a list:
+    the config then carries ``factorization``, which the trial trains with. An enqueued point
+    (``params_for``) leaves it to the sampler.
+    """
+
+    def __init__(self, inner: SearchSpace, choices: tuple[str, ...]) -> None:
+        super().__init__(inner.target, inner.target_range)
+        self.inner = inner
+        self.choices = choices
+        self.sizes = getattr(inner, "sizes", None)
+
+    def __call__(self, trial: Any) -> dict[str, Any]:
+        config = self.inner(trial)
+        config["factorization"] = trial.suggest_categorical("factorization", list(self.choices))
+        return config
+
+    def params_for(self, ratios: Ratios, target: float | None) -> dict[str, float]:
+        return self.inner.params_for(ratios, target)
+
+
 def build_space(
     kind: str,
     sizes: GroupSizes,
@@ -269,16 +301,21 @@ def build_space(
     target: float | None,
     target_range: tuple[float, float] | None,
     seed: int = 0,
+    factorizations: tuple[str, ...] = (),
 ) -> SearchSpace:
-    """The space a study file's ``space:`` names (``constrained``, ``independent``, ``rejection``)."""
+    """The space a study file's ``space:`` names (``constrained``, ``independent``, ``rejection``),
+    with a searched ``factorization`` when ``factorizations`` lists two or more."""
+    space: SearchSpace
     if kind == "constrained":
-        return ConstrainedSpace(sizes, target, target_range)
-    if kind == "independent":
-        return IndependentSpace(sizes, target, target_range)
-    if kind == "rejection":
+        space = ConstrainedSpace(sizes, target, target_range)
+    elif kind == "independent":
+        space = IndependentSpace(sizes, target, target_range)
+    elif kind == "rejection":
         assert target is not None
-        return RejectionSpace(sizes, target, seed)
-    raise ValueError(f"unknown space {kind!r}")
+        space = RejectionSpace(sizes, target, seed)
+    else:
+        raise ValueError(f"unknown space {kind!r}")
+    return FactorizationChoice(space, factorizations) if factorizations else space
 
 
 def paper_table2_points(low: float, high: float) -> list[tuple[float, Ratios]]:

@@ -17,7 +17,7 @@ import yaml
 
 from ladasearch.compression.ratios import RATIO_KEYS
 from ladasearch.errors import LadaError, StudyFileError
-from ladasearch.search.early_stopping import EarlyStopping, parse_early_stopping
+from ladasearch.search.early_stopping import EarlyStopping, with_early_stopping
 from ladasearch.search.latency_bound import LatencyBound, parse_latency_bound
 from ladasearch.search.study_yaml import DuplicateKey, Reader, UniqueKeyLoader
 from ladasearch.units import parse_target
@@ -112,6 +112,7 @@ class StudyFile:
     trials: int = 10
     space: str = "constrained"
     sampler: str = "tpe"
+    startup_trials: int | None = None  # TPE's random start-up trials (None: Optuna's 10)
     scheduler: str = "asha"
     max_concurrent: int = 1
     seed: int = 0
@@ -122,6 +123,7 @@ class StudyFile:
     teacher: TeacherSettings = field(default_factory=TeacherSettings)
     resources: Resources = field(default_factory=Resources)
     latency: LatencyBound | None = None  # target_latency_ms / latency_batch: a hard constraint
+    factorizations: tuple[str, ...] = ()  # searched: trial.factorization as a list (else fixed)
     early_stopping: EarlyStopping | None = None  # MOASHA rungs (search/early_stopping.py)
     source: str = "<study>"
     text: str = ""
@@ -131,6 +133,7 @@ class StudyFile:
         data = dataclasses.asdict(self)
         data.pop("text")
         data["objectives"] = list(self.objectives)
+        data["factorizations"] = list(self.factorizations)
         data["target_range"] = list(self.target_range) if self.target_range else None
         data["enqueue"] = self.enqueue if isinstance(self.enqueue, str) else list(self.enqueue)
         return data
@@ -163,8 +166,8 @@ def load_study_file(path: str | Path) -> StudyFile:
 TOP_KEYS = (
     "name", "model", "task", "text_column", "text_pair_column", "label_column", "dev", "test", "mode",
     "target", "target_range", "objectives", "trials", "space", "sampler", "scheduler",
-    "max_concurrent", "seed", "enqueue", "keep_models", "runs_dir", "trial", "teacher", "resources",
-    "target_latency_ms", "latency_batch", "early_stopping",
+    "startup_trials", "max_concurrent", "seed", "enqueue", "keep_models", "runs_dir", "trial",
+    "teacher", "resources", "target_latency_ms", "latency_batch", "early_stopping",
 )  # fmt: skip
 
 
@@ -210,7 +213,8 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
         objectives=_objectives(top, mode),
         trials=top.integer("trials", 10),
         space=space,
-        sampler=top.choice("sampler", "tpe", SAMPLERS),
+        sampler=(sampler := top.choice("sampler", "tpe", SAMPLERS)),
+        startup_trials=_startup_trials(top, sampler),
         scheduler=scheduler,
         max_concurrent=top.integer("max_concurrent", 1),
         seed=top.integer("seed", 0, minimum=0),
@@ -224,25 +228,19 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
             gpu=resources.number("gpu", Resources.gpu, allow_zero=True),
         ),
         latency=parse_latency_bound(data, top.fail),
+        factorizations=_searched_factorizations(trial),
         source=source,
         text=text,
     )
-    return _with_early_stopping(study, data, top)
+    return with_early_stopping(study, data, top.fail)
 
 
-def _with_early_stopping(study: StudyFile, data: Any, top: Reader) -> StudyFile:
-    """``early_stopping`` parsed; it replaces the fixed mode's default ASHA, never a given one."""
-    if not study.trial.measure_latency and ("latency" in study.objectives or study.latency):
-        raise top.fail("trial.measure_latency", "false leaves the latency objective unmeasured")
-    total = study.trial.iterations * study.trial.steps
-    stopping = parse_early_stopping(data, top.fail, total_steps=total)
-    if stopping is None:
-        return study
-    if study.scheduler == "asha":
-        if "scheduler" in data:
-            raise top.fail("early_stopping", "and scheduler: asha exclude each other")
-        study = dataclasses.replace(study, scheduler="none")
-    return dataclasses.replace(study, early_stopping=stopping)
+def _startup_trials(top: Reader, sampler: str) -> int | None:
+    if top.data.get("startup_trials") is None:
+        return None
+    if sampler != "tpe":
+        raise top.fail("startup_trials", f"applies to sampler: tpe only, not {sampler}")
+    return top.integer("startup_trials", 10)
 
 
 def _trial_settings(trial: Reader) -> TrialSettings:
@@ -253,7 +251,7 @@ def _trial_settings(trial: Reader) -> TrialSettings:
         learning_rate=trial.number("learning_rate", TrialSettings.learning_rate),
         max_length=trial.integer("max_length", TrialSettings.max_length),
         temperature=trial.number("temperature", TrialSettings.temperature),
-        factorization=trial.choice("factorization", TrialSettings.factorization, FACTORIZATIONS),
+        factorization=_fixed_factorization(trial),
         schedule=trial.choice("schedule", TrialSettings.schedule, SCHEDULES),
         layer_average=trial.flag("layer_average", TrialSettings.layer_average),
         temperature_squared=trial.flag("temperature_squared", TrialSettings.temperature_squared),
@@ -261,6 +259,32 @@ def _trial_settings(trial: Reader) -> TrialSettings:
         decay_norm_and_bias=trial.flag("decay_norm_and_bias", TrialSettings.decay_norm_and_bias),
         measure_latency=trial.flag("measure_latency", TrialSettings.measure_latency),
     )
+
+
+def _searched_factorizations(trial: Reader) -> tuple[str, ...]:
+    """``trial.factorization`` given as a list: the choices a study searches (a categorical
+    parameter ``factorization``); () when it is one value."""
+    value = trial.get("factorization")
+    if not isinstance(value, list):
+        return ()
+    for item in value:
+        if item not in FACTORIZATIONS:
+            raise trial.fail(
+                "factorization", f"items must be among {', '.join(FACTORIZATIONS)}, got {item!r}"
+            )
+    if len(set(value)) != len(value) or len(value) < 2:
+        raise trial.fail(
+            "factorization", f"a searched list needs 2 or more distinct methods, got {value!r}"
+        )
+    return tuple(value)
+
+
+def _fixed_factorization(trial: Reader) -> str:
+    """The factorization of a trial that is not told one: the value, or a list's first item."""
+    searched = _searched_factorizations(trial)
+    if searched:
+        return searched[0]
+    return trial.choice("factorization", TrialSettings.factorization, FACTORIZATIONS)
 
 
 def _teacher_settings(teacher: Reader) -> TeacherSettings:

@@ -27,7 +27,20 @@ if TYPE_CHECKING:
     from ladasearch.compression.teacher import TeacherConfig
     from ladasearch.search.studydb.records import StudyRecord
 
-__all__ = ["StoredSettings", "stored_settings", "teacher_config", "training_settings"]
+__all__ = [
+    "StoredSettings",
+    "stored_settings",
+    "teacher_config",
+    "training_settings",
+    "trial_settings_of",
+]
+
+
+def trial_settings_of(point: Mapping[str, Any], trial: TrialSettings) -> TrialSettings:
+    """One trial's settings: the study's ``trial``, with what the study searched and ``point``
+    (the trial's config, params or user attributes) holds: its ``factorization``."""
+    method = point.get("factorization")
+    return trial if method is None else dataclasses.replace(trial, factorization=str(method))
 
 
 def training_settings(trial: TrialSettings, **engine: Any) -> TrainingSettings:
@@ -79,9 +92,10 @@ class StoredSettings:
     teacher: TeacherSettings
     raw: Mapping[str, Any]  # the stored mapping itself (written into an export's config)
 
-    def training(self, **engine: Any) -> TrainingSettings:
-        """:func:`training_settings` of the stored ``trial:`` section."""
-        return training_settings(self.trial, **engine)
+    def training(self, point: Mapping[str, Any] | None = None, **engine: Any) -> TrainingSettings:
+        """:func:`training_settings` of the stored ``trial:`` section, as the trial whose
+        params or user attributes are ``point`` trained (a searched factorization)."""
+        return training_settings(trial_settings_of(point or {}, self.trial), **engine)
 
     def teacher_config(self, **extra: Any) -> TeacherConfig:
         """:func:`teacher_config` of the stored ``teacher:`` section, as the search built it."""

@@ -33,6 +33,7 @@ TRIAL_KEYS = (
 
 _EXTRA_KEYS = (
     "test_accuracy",
+    "factorization",
     "predicted_ratio",
     "rejected_samples",
     "fail_reason",

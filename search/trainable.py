@@ -28,7 +28,7 @@ from ladasearch.compression.ratios import RATIO_KEYS
 from ladasearch.search.early_stopping import RungGate, RungStopped
 from ladasearch.search.study_file import TeacherSettings, TrialSettings
 from ladasearch.search.study_settings import teacher_config as study_teacher_config
-from ladasearch.search.study_settings import training_settings
+from ladasearch.search.study_settings import training_settings, trial_settings_of
 from ladasearch.tasks import TaskSpec
 
 __all__ = [
@@ -46,7 +46,7 @@ METRIC_KEYS = (
     "accuracy", "test_accuracy", "f1", "test_f1", "teacher_accuracy", "teacher_test_accuracy",
     "params", "teacher_params", "ratio", "target_ratio", *RATIO_KEYS,
     "latency_ms", "latency_ms_b32", "teacher_latency_ms", "teacher_latency_ms_b32", "bytes_on_disk", "teacher_bytes_on_disk", "retained",
-    "model_dir", "model_sha256",
+    "model_dir", "model_sha256", "factorization",
     "majority_accuracy", "majority_test_accuracy", "teacher_majority_p", "teacher_significant",
 )  # fmt: skip
 """The metric keys of docs/ARCHITECTURE.md stored as trial user attributes."""
@@ -140,7 +140,7 @@ def _checkpoint(context: TrialContext, config: dict[str, Any], record: _TrialRec
         "model": context.model,
         "seed": context.seed,
         "ratios": [config["p_embd"], config["p_svd"], config["p_weight"]],
-        "trial": dataclasses.asdict(context.trial),
+        "trial": dataclasses.asdict(trial_settings_of(config, context.trial)),
     }
     return TrialCheckpoint(study_dir / f"trial_{number}" / "checkpoint", key, sources)
 
@@ -205,7 +205,7 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
     prepare_worker()  # the actor is reused: keep the teacher, task and tokens for later trials
     torch.set_num_threads(max(1, int(context.cpus)))
     number = int(config["_trial_number"])
-    settings = context.trial
+    settings = trial_settings_of(config, context.trial)  # a searched factorization is the trial's
     ratios = Ratios.from_mapping(config)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     out_dir = Path(context.study_dir) / f"trial_{number}" / "model" if context.keep_models else None

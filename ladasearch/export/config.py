@@ -11,7 +11,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from ladasearch.compression.ratios import RATIO_KEYS
-from ladasearch.search.study_settings import stored_settings
+from ladasearch.search.study_settings import stored_settings, trial_settings_of
 from ladasearch.search.studydb.records import StudyRecord, TrialRecord
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ def build_config(
         "model": study.user_attrs.get("model", settings.get("model")),
         "task": study.user_attrs.get("task", settings.get("task")),
         "schedule": {
-            "trial": dataclasses.asdict(stored.trial),
+            "trial": dataclasses.asdict(trial_settings_of(values, stored.trial)),
             "teacher": dataclasses.asdict(stored.teacher),
             "seed": stored.seed,
             "mode": study.user_attrs.get("mode", settings.get("mode")),

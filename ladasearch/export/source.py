@@ -102,7 +102,7 @@ def retrain_trial(
         model=settings.model,
         task=task,
         ratios=ratios,
-        training=settings.training(),
+        training=settings.training({**trial.params, **trial.user_attrs}),
         teacher_config=settings.teacher_config(),
         seed=settings.seed,
         device=device,

@@ -124,3 +124,13 @@ def test_distinct_samples_can_build_the_same_model(space: ConstrainedSpace) -> N
     study.tell(trial, 0.5)
     assert find_twin(b, study.get_trials(), groups) == 0
     assert find_twin(space.point_at(0.5, p_embd, 0.9), study.get_trials(), groups) is None
+
+
+def test_one_point_with_two_factorizations_is_two_models(space: ConstrainedSpace) -> None:
+    low, high = space.sizes.p_embd_range(0.5)
+    point = space.point_at(0.5, (low + high) / 2, 0.5)
+    groups = space.sizes.groups
+    svd, whiten = {**point, "factorization": "svd"}, {**point, "factorization": "whiten"}
+    assert engine_key(svd, groups) != engine_key(whiten, groups)
+    assert engine_key(svd, None) != engine_key(whiten, None)
+    assert engine_key(svd, groups) == engine_key(dict(svd), groups)

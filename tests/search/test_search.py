@@ -243,3 +243,33 @@ def test_show_gives_a_pruned_trial_the_metrics_of_its_last_iteration() -> None:
     assert format_trials([row])[-1] == (
         "trial 0: stopped early after iteration 1 (its metrics are that iteration's)"
     )
+
+
+def test_a_search_over_the_factorization_trains_each_trial_with_its_own(
+    tmp_path: Path, tiny_model_dir: Path, tiny_csv: Path, cache: Path
+) -> None:
+    """``trial.factorization: [svd, whiten]``: a categorical parameter the engine obeys."""
+    study = write_study(
+        tmp_path,
+        tiny_model_dir,
+        tiny_csv,
+        trials=4,
+        sampler="random",
+        scheduler="none",
+        trial={"factorization": ["svd", "whiten"]},
+    )
+    done = ladasearch(["search", str(study), "--quiet"], tmp_path, cache)
+    assert done.returncode == 0, done.stderr[-2000:]
+    storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'ladasearch.db'}")
+    complete = [
+        t
+        for t in optuna.load_study(study_name="tiny", storage=storage).trials
+        if t.state == TrialState.COMPLETE
+    ]
+    assert len(complete) == 4
+    searched = [t.params["factorization"] for t in complete]
+    assert set(searched) == {"svd", "whiten"}  # the random sampler drew both (seed 0)
+    # what the engine reports it factorized with is what the trial's parameter said
+    assert [t.user_attrs["factorization"] for t in complete] == searched
+    shown = ladasearch(["show", "tiny", "--json"], tmp_path, cache)
+    assert {t["factorization"] for t in last_json(shown.stdout)["trials"]} == {"svd", "whiten"}

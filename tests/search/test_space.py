@@ -16,10 +16,12 @@ from ladasearch.compression.ratios import Ratios
 from ladasearch.errors import InfeasibleTarget
 from ladasearch.search.space import (
     ConstrainedSpace,
+    FactorizationChoice,
     GroupSizes,
     IndependentSpace,
     RejectionSpace,
     balanced_points,
+    build_space,
     enqueue_points,
     paper_table2_points,
 )
@@ -132,3 +134,19 @@ def test_balanced_points_compress_both_groups_alike_and_reach_their_targets(base
     assert point["p_embd"] == pytest.approx(points[0][1].p_embd)
     assert point["p_svd"] * point["p_weight"] == pytest.approx(point["p_embd"], rel=0.05)
     assert abs(measured_ratio(model, sizes, point) - 0.4) <= 0.01 * 0.4
+
+
+def test_a_searched_factorization_is_a_categorical_beside_the_ratios(base: tuple) -> None:
+    _, sizes = base
+    space = build_space(
+        "constrained", sizes, target=0.3, target_range=None, factorizations=("svd", "whiten")
+    )
+    assert isinstance(space, FactorizationChoice) and space.sizes is sizes
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    points = [space(study.ask()) for _ in range(12)]
+    assert {p["factorization"] for p in points} == {"svd", "whiten"}
+    assert all(abs(p["predicted_ratio"] - 0.3) <= 0.003 for p in points)
+    distribution = study.trials[0].distributions["factorization"]
+    assert isinstance(distribution, optuna.distributions.CategoricalDistribution)
+    plain = build_space("constrained", sizes, target=0.3, target_range=None)
+    assert "factorization" not in plain(optuna.create_study().ask())

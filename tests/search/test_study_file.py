@@ -57,6 +57,15 @@ def test_shipped_study_files_parse() -> None:
         ({"space": "grid"}, "x.yaml: space must be one of constrained, independent, rejection"),
         ({"sampler": "cmaes"}, "x.yaml: sampler must be one of"),
         ({"keep_models": "yes"}, "x.yaml: keep_models must be true or false"),
+        (
+            {"trial": {"factorization": ["svd", "qr"]}},
+            "x.yaml: trial.factorization items must be among svd, fisher, whiten, got 'qr'",
+        ),
+        (
+            {"trial": {"factorization": ["svd", "svd"]}},
+            "x.yaml: trial.factorization a searched list needs 2 or more distinct methods",
+        ),
+        ({"trial": {"factorization": "qr"}}, "x.yaml: trial.factorization must be one of"),
         ({"objectives": ["accuracy", "params"]}, "x.yaml: objectives of a fixed-target study"),
         (
             {"enqueue": [{"p_embd": 0.5, "p_svd": 2, "p_weight": 0.5}]},
@@ -141,3 +150,12 @@ def test_docker_compose_topology_parses() -> None:
     assert "POSTGRES_PASSWORD=" not in text.replace("POSTGRES_PASSWORD=${", "")
     example = (REPO / ".env.example").read_text(encoding="utf-8")
     assert "POSTGRES_PASSWORD=" in example
+
+
+def test_a_factorization_list_is_searched_and_stored() -> None:
+    """``trial.factorization: [a, b]`` searches the method; its first item is the default."""
+    study = parse_study({**BASE, "trial": {"factorization": ["svd", "whiten"]}}, source="x.yaml")
+    assert study.factorizations == ("svd", "whiten") and study.trial.factorization == "svd"
+    assert study.to_dict()["factorizations"] == ["svd", "whiten"]
+    fixed = parse_study({**BASE, "trial": {"factorization": "fisher"}}, source="x.yaml")
+    assert fixed.factorizations == () and fixed.trial.factorization == "fisher"

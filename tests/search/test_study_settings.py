@@ -9,7 +9,12 @@ import pytest
 from ladasearch.compression.distill import LossWeights
 from ladasearch.errors import StudyFileError
 from ladasearch.search.study_file import TeacherSettings, TrialSettings, parse_study
-from ladasearch.search.study_settings import stored_settings, teacher_config, training_settings
+from ladasearch.search.study_settings import (
+    stored_settings,
+    teacher_config,
+    training_settings,
+    trial_settings_of,
+)
 from ladasearch.search.studydb.records import StudyRecord
 
 CUSTOM = TrialSettings(
@@ -70,3 +75,15 @@ def test_stored_settings_round_trip_what_the_search_stored() -> None:
 def test_a_bad_stored_value_is_one_line_naming_the_key() -> None:
     with pytest.raises(StudyFileError, match=r"^study s: trial\.steps must be a positive integer"):
         stored_settings(_study(settings={"trial": {"steps": -1}}))
+
+
+def test_a_trial_trains_with_the_factorization_its_study_searched() -> None:
+    assert trial_settings_of({"factorization": "whiten"}, CUSTOM).factorization == "whiten"
+    assert trial_settings_of({"p_embd": 0.5}, CUSTOM) is CUSTOM  # not searched: the study's
+    study = parse_study(
+        {"name": "s", "target": 0.5, "trial": {"factorization": ["svd", "fisher"]}}, source="s"
+    )
+    record = StudyRecord(name="s", user_attrs={"settings": study.to_dict()})
+    stored = stored_settings(record)
+    assert stored.training().factorization == "svd"
+    assert stored.training({"factorization": "fisher"}).factorization == "fisher"
