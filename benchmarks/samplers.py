@@ -49,7 +49,7 @@ def make(name: str, seed: int, pareto: bool) -> Any:
     """A seeded sampler by name (``+warm`` stripped): the service's four, or an extra."""
     import optuna
 
-    from ladasearch.search.orchestrator import make_sampler
+    from ladasearch.search.samplers import make_sampler
 
     base = name.removesuffix("+warm")
     with warnings.catch_warnings():

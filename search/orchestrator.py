@@ -39,6 +39,7 @@ from ladasearch.search.resume import (
     stop_leftovers,
     worker_rank,
 )
+from ladasearch.search.samplers import make_sampler, resumed_sampler
 from ladasearch.search.searcher import STOPPED, StudySearcher
 from ladasearch.search.space import GroupSizes, SearchSpace, build_space, enqueue_points
 from ladasearch.search.study_file import StudyFile
@@ -48,7 +49,7 @@ from ladasearch.search.trainable import TrialContext, one_line, run_trial
 from ladasearch.search.worker import reuse_actors
 from ladasearch.tasks import TaskSpec
 
-__all__ = ["NUM_GPUS_ENV", "StudyRun", "make_sampler", "resumed_sampler", "run_study", "task_spec"]
+__all__ = ["NUM_GPUS_ENV", "StudyRun", "run_study", "task_spec"]
 
 
 @dataclass
@@ -75,34 +76,6 @@ def task_spec(study: StudyFile) -> TaskSpec:
         seed=study.seed,
         test_path=study.test,
     )
-
-
-def make_sampler(name: str, seed: int, startup: int | None = None) -> optuna.samplers.BaseSampler:
-    """The Optuna sampler a study file's ``sampler:`` names, seeded (``startup``: TPE's
-    ``n_startup_trials``, the study file's ``startup_trials``; None keeps Optuna's 10)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # experimental-feature warnings
-        if name == "tpe":
-            return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup or 10)
-        if name == "random":
-            return optuna.samplers.RandomSampler(seed=seed)
-        if name == "nsga2":
-            return optuna.samplers.NSGAIISampler(seed=seed, population_size=8)
-        if name == "qmc":
-            return optuna.samplers.QMCSampler(seed=seed, scramble=True)  # unscrambled: no seed
-    raise StudyFileError(f"unknown sampler {name!r}")
-
-
-def resumed_sampler(
-    name: str, seed: int, existing: int, startup: int | None = None
-) -> optuna.samplers.BaseSampler:
-    """The sampler for a study that already holds ``existing`` trials.
-
-    A sampler re-created with the study's seed would replay the first run's random draws and
-    propose the trials already run again; offsetting the seed by the number of stored trials
-    keeps a resumed search both new and reproducible (a fresh study keeps ``seed``).
-    """
-    return make_sampler(name, seed + existing, startup)
 
 
 def _check_feasible(study: StudyFile, groups: Any) -> None:

@@ -38,7 +38,7 @@ __all__ = [
 
 MODES = ("fixed", "pareto")
 SPACES = ("constrained", "independent", "rejection")
-SAMPLERS = ("tpe", "random", "nsga2", "qmc")
+SAMPLERS = ("tpe", "random", "nsga2", "qmc", "gp")
 SCHEDULERS = ("asha", "none")
 OBJECTIVES = ("accuracy", "params", "latency")
 # The engine's choices (compression.factorize.FACTORIZATIONS, compression.schedule.SCHEDULES),
@@ -112,7 +112,7 @@ class StudyFile:
     trials: int = 10
     space: str = "constrained"
     sampler: str = "tpe"
-    startup_trials: int | None = None  # TPE's random start-up trials (None: Optuna's 10)
+    startup_trials: int | None = None  # TPE's / GP's random start-up trials (None: Optuna's 10)
     scheduler: str = "asha"
     max_concurrent: int = 1
     seed: int = 0
@@ -238,8 +238,8 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
 def _startup_trials(top: Reader, sampler: str) -> int | None:
     if top.data.get("startup_trials") is None:
         return None
-    if sampler != "tpe":
-        raise top.fail("startup_trials", f"applies to sampler: tpe only, not {sampler}")
+    if sampler not in ("tpe", "gp"):
+        raise top.fail("startup_trials", f"applies to sampler: tpe or gp only, not {sampler}")
     return top.integer("startup_trials", 10)
 
 

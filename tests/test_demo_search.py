@@ -91,13 +91,13 @@ def test_startup_trials_is_tpe_only_and_reaches_the_sampler(tmp_path: Path) -> N
     import optuna
 
     from ladasearch.errors import StudyFileError
-    from ladasearch.search.orchestrator import make_sampler, resumed_sampler
+    from ladasearch.search.samplers import make_sampler, resumed_sampler
     from ladasearch.search.study_file import parse_study
 
     base = {"name": "s", "mode": "fixed", "target": 0.2}
     assert parse_study(base).startup_trials is None
     assert parse_study({**base, "startup_trials": 3}).startup_trials == 3
-    with pytest.raises(StudyFileError, match="startup_trials applies to sampler: tpe only"):
+    with pytest.raises(StudyFileError, match="startup_trials applies to sampler: tpe or gp only"):
         parse_study({**base, "sampler": "random", "startup_trials": 3})
     with pytest.raises(StudyFileError, match="startup_trials must be a positive integer"):
         parse_study({**base, "startup_trials": 0})
@@ -119,7 +119,7 @@ def test_startup_trials_is_tpe_only_and_reaches_the_sampler(tmp_path: Path) -> N
 def test_qmc_seeds_give_different_sequences() -> None:
     import optuna
 
-    from ladasearch.search.orchestrator import make_sampler
+    from ladasearch.search.samplers import make_sampler
 
     def first(seed: int) -> list[float]:
         study = optuna.create_study(sampler=make_sampler("qmc", seed))

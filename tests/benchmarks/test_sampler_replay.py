@@ -15,7 +15,7 @@ from benchmarks.replay import hypervolume, load_table, replay
 from benchmarks.tabular import COLUMNS, points
 from ladasearch.compression.accounting import parameter_groups
 from ladasearch.compression.ratios import Ratios
-from ladasearch.search.orchestrator import make_sampler
+from ladasearch.search.samplers import make_sampler
 from ladasearch.search.space import ConstrainedSpace, GroupSizes
 
 
