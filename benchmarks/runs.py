@@ -30,8 +30,8 @@ from ladasearch.compression.accounting import ParameterGroups, parameter_groups
 from ladasearch.compression.ratios import Ratios
 from ladasearch.errors import LadaError, StorageError
 from ladasearch.search.dedupe import MAX_RESAMPLES, duplicate_reason, find_twin
-from ladasearch.search.orchestrator import make_sampler, resumed_sampler
 from ladasearch.search.resume import stop_leftovers
+from ladasearch.search.samplers import make_sampler, resumed_sampler
 from ladasearch.search.space import GroupSizes, SearchSpace
 from ladasearch.search.studydb.connect import open_storage
 from ladasearch.search.studydb.urls import redact

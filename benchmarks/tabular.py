@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning-rate", type=float, default=2e-4)
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--teacher-steps", type=int, default=300, help="0: the recipe's epochs")
+    parser.add_argument("--no-test", action="store_true", help="skip the test set (dev only)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--cache-dir", type=Path, default=None)
     parser.add_argument("--deadline", type=float, default=None, help="stop after this many seconds")
@@ -202,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             measure_latency=False,
             cache_dir=args.cache_dir,
             quiet=True,
+            score_test=not args.no_test,
         )
         row = {
             "point": number,
@@ -212,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
             "ratio": f"{metrics['ratio']:.6f}",
             "params": metrics["params"],
             "dev_accuracy": f"{metrics['accuracy']:.6f}",
-            "test_accuracy": f"{metrics['test_accuracy']:.6f}",
+            "test_accuracy": f"{metrics['test_accuracy']:.6f}"
+            if "test_accuracy" in metrics
+            else "",
             "seed": args.seed,
             "steps": args.steps,
             "iterations": args.iterations,

@@ -35,10 +35,11 @@ from ladasearch.compression.evaluate import (
 )
 from ladasearch.compression.factorize import Factorizer
 from ladasearch.compression.plan import compress_
+from ladasearch.compression.process_memo import encoded
 from ladasearch.compression.ratios import Ratios
 from ladasearch.compression.schedule import TrainingSettings, ratios_at
 from ladasearch.compression.teacher_outputs import TeacherOutputCache
-from ladasearch.tasks import TaskData, encode, make_loader
+from ladasearch.tasks import TaskData, make_loader
 
 __all__ = [
     "IterationCallback",
@@ -56,8 +57,9 @@ log = logging.getLogger(__name__)
 IterationCallback = Callable[[int, float, int, float], None]
 """Called after each iteration with (iteration (1-based), dev accuracy, nonzero params, ratio)."""
 
-StepCallback = Callable[[int, float], None]
-"""Called every ``eval_every`` training steps with (global step (1-based), dev accuracy)."""
+StepCallback = Callable[[int, float], "bool | None"]
+"""Called every ``eval_every`` training steps with (global step (1-based), dev accuracy);
+returning ``False`` ends the curve (no further dev passes, e.g. after an early-stopping rung)."""
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,8 @@ class StepEvaluator:
         started = time.perf_counter()
         accuracy = evaluate(self.student, self.dev, ("accuracy",), self.device)["accuracy"]
         self.seconds += time.perf_counter() - started
-        self.step_callback(global_step, accuracy)
+        if self.step_callback(global_step, accuracy) is False:
+            self.every = None  # the caller wants no more dev passes
 
 
 def run_ladabert(
@@ -195,10 +198,13 @@ def run_ladabert(
     first, history = checkpoint.restore(student) if checkpoint else (1, [])
     student.to(device)
     train = make_loader(
-        encode(task.train, tokenizer, training.max_length), training.batch_size, shuffle=True, seed=seed
+        encoded(task.train, tokenizer, training.max_length),
+        training.batch_size,
+        shuffle=True,
+        seed=seed,
     )
     dev = make_loader(
-        encode(task.dev, tokenizer, training.max_length),
+        encoded(task.dev, tokenizer, training.max_length),
         max(64, training.batch_size),
         shuffle=False,
         sort_by_length=True,

@@ -7,6 +7,7 @@ scratch), scores the student on dev (and test), measures its latency and size, a
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -26,6 +27,8 @@ from ladasearch.compression.loop import (
     Trainer,
     run_ladabert,
 )
+from ladasearch.compression.process_memo import encoded, remember
+from ladasearch.compression.process_memo import stats as memo_stats
 from ladasearch.compression.ratios import Ratios
 from ladasearch.compression.schedule import TrainingSettings
 from ladasearch.compression.serialize import save_compressed
@@ -33,7 +36,7 @@ from ladasearch.compression.teacher import TeacherConfig, get_teacher
 from ladasearch.compression.teacher_outputs import shared_cache
 from ladasearch.device import resolve_device
 from ladasearch.progress import announce
-from ladasearch.tasks import TaskSpec, encode, load_task, make_loader
+from ladasearch.tasks import TaskSpec, load_task, make_loader
 
 __all__ = ["compress_job"]
 
@@ -69,8 +72,9 @@ def compress_job(
     predictions (``dev_predictions``, ``test_predictions``) allow paired tests between runs.
     """
     started = time.perf_counter()
+    memo_before = memo_stats()["hits"]
     torch_device = resolve_device(device)
-    data = load_task(task)
+    data = remember(("task", json.dumps(task.to_dict(), sort_keys=True)), lambda: load_task(task))
     if not quiet:
         announce(f"task {data.describe()}")
         announce(
@@ -86,14 +90,23 @@ def compress_job(
             f"{teacher.test_metrics['accuracy']:.4f}{' (cached)' if teacher.cached else ''}; "
             f"student: {training.iterations} iterations x {training.steps} distillation steps on {torch_device}"
         )
-    factorizer = load_factorizer(
-        training.factorization,
-        teacher.model,
-        teacher.tokenizer,
-        data,
-        cache_folder=teacher.path,
-        device=torch_device,
-        max_length=training.max_length,
+    factorizer = remember(
+        (
+            "factorizer",
+            training.factorization,
+            str(teacher.path),
+            str(torch_device),
+            training.max_length,
+        ),
+        lambda: load_factorizer(
+            training.factorization,
+            teacher.model,
+            teacher.tokenizer,
+            data,
+            cache_folder=teacher.path,
+            device=torch_device,
+            max_length=training.max_length,
+        ),
     )
     teacher_cache = None
     if training.teacher_cache_mb > 0 and training.objective == "distill":
@@ -203,6 +216,7 @@ def compress_job(
         "total_s": finished - started,
         "teacher_cached": teacher.cached,
         "evaluation_share": evaluation_s / max(finished - started, 1e-12),
+        "worker_reused": memo_stats()["hits"] - memo_before,  # built by an earlier trial
     }
     if teacher_cache is not None:
         metrics["timings"]["teacher_outputs_cached"] = teacher_cache.hits - counts_before[0]
@@ -213,7 +227,7 @@ def compress_job(
 def _sorted_loader(examples: Any, tokenizer: Any, max_length: int) -> Any:
     """An evaluation loader of length-sorted batches of 64 (predictions come back in order)."""
     return make_loader(
-        encode(examples, tokenizer, max_length), 64, shuffle=False, sort_by_length=True
+        encoded(examples, tokenizer, max_length), 64, shuffle=False, sort_by_length=True
     )
 
 

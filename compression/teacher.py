@@ -255,6 +255,14 @@ def _train_into(
 
 
 def _load_cached(folder: Path, task: TaskData, device: torch.device) -> Teacher:
+    """The cached teacher; loaded once per search worker process (``process_memo``)."""
+    from ladasearch.compression.process_memo import remember
+
+    key = ("teacher", str(folder), str(device), tuple(task.label_names))
+    return remember(key, lambda: _read_cached(folder, task, device))
+
+
+def _read_cached(folder: Path, task: TaskData, device: torch.device) -> Teacher:
     metadata = json.loads((folder / _METADATA).read_text(encoding="utf-8"))
     model, tokenizer = load_classifier(str(folder), task.label_names)
     cast(torch.nn.Module, model).to(device).eval()

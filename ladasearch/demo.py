@@ -82,6 +82,18 @@ def _teacher_steps(study: StudyFile) -> int:
     return study.teacher.steps if study.teacher.steps is not None else 963
 
 
+def seed_count(study: StudyFile) -> int:
+    """How many seed points the study enqueues (Table 2's ratios in its range, or its list)."""
+    from ladasearch.search.space import paper_table2_points
+
+    if isinstance(study.enqueue, tuple):
+        return len(study.enqueue)
+    if study.target_range is not None:
+        return len(paper_table2_points(*study.target_range))
+    assert study.target is not None
+    return len(paper_table2_points(study.target, study.target))
+
+
 def estimated_seconds(study: StudyFile) -> float:
     """Rough wall time of the demo on a 2-core CPU, the teacher's fine-tuning included."""
     per_trial = (
@@ -95,8 +107,10 @@ def estimated_seconds(study: StudyFile) -> float:
 def budget_summary(study: StudyFile) -> str:
     """The reduced budget, said in the demo's output."""
     t = study.trial
+    seeds = seed_count(study)
     return (
-        f"reduced demo budget: {study.trials} trials x {t.iterations} iterations x {t.steps} "
+        f"reduced demo budget: {study.trials} trials ({min(seeds, study.trials)} seed points, "
+        f"then the {study.sampler} sampler's choices) x {t.iterations} iterations x {t.steps} "
         f"distillation steps (batch {t.batch_size}, {t.max_length} tokens), teacher fine-tuned "
         f"{_teacher_steps(study)} steps; about {estimated_seconds(study) / 60:.0f} minutes on a "
         "2-core CPU (a real search uses far more steps: see studies/*.yaml)"
@@ -122,10 +136,16 @@ def run_demo(
     steps: int | None = None,
     iterations: int | None = None,
     echo: Callable[[str], None] = print,
+    study: StudyFile | None = None,
 ) -> DemoResult:
-    """Search (or resume), write ``pareto.html``, register the figure, export the best trial."""
+    """Search (or resume), write ``pareto.html``, register the figure, export the best trial.
+
+    Ends with :func:`~ladasearch.demo_summary.study_summary`'s table (seed or sampler-chosen,
+    improved on the seeds or not). ``study`` replaces the demo study (tests: a tiny model).
+    """
     from ladasearch.dashboards.figures import figure_for_studies, write_html
     from ladasearch.dashboards.server import register_figures
+    from ladasearch.demo_summary import study_summary
     from ladasearch.export import export_trial, select_trial
     from ladasearch.search.orchestrator import run_study
     from ladasearch.search.studydb.connect import open_storage
@@ -133,7 +153,7 @@ def run_demo(
 
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    study_file = demo_study(out_dir, trials=trials, steps=steps, iterations=iterations)
+    study_file = study or demo_study(out_dir, trials=trials, steps=steps, iterations=iterations)
     url = f"sqlite:///{out_dir / 'ladasearch.db'}"
     echo(budget_summary(study_file))
     echo(f"study {study_file.name!r} in {url} (running the demo again resumes it)")
@@ -148,6 +168,9 @@ def run_demo(
 
     storage = open_storage(url, existing=True)
     record = load_study(study_file.name, storage)
+    echo("")
+    for line in study_summary(record):
+        echo(line)
     html = write_html(figure_for_studies([record]), out_dir / "pareto.html")
     register_figures(storage, [record.name])
     trial = select_trial(record)

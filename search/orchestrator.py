@@ -39,15 +39,17 @@ from ladasearch.search.resume import (
     stop_leftovers,
     worker_rank,
 )
+from ladasearch.search.samplers import make_sampler, resumed_sampler
 from ladasearch.search.searcher import STOPPED, StudySearcher
 from ladasearch.search.space import GroupSizes, SearchSpace, build_space, enqueue_points
 from ladasearch.search.study_file import StudyFile
 from ladasearch.search.studydb.connect import HEARTBEAT_SECONDS, open_storage
 from ladasearch.search.studydb.urls import public_url, redact, resolve_storage_url
 from ladasearch.search.trainable import TrialContext, one_line, run_trial
+from ladasearch.search.worker import reuse_actors
 from ladasearch.tasks import TaskSpec
 
-__all__ = ["NUM_GPUS_ENV", "StudyRun", "make_sampler", "resumed_sampler", "run_study", "task_spec"]
+__all__ = ["NUM_GPUS_ENV", "StudyRun", "run_study", "task_spec"]
 
 
 @dataclass
@@ -74,31 +76,6 @@ def task_spec(study: StudyFile) -> TaskSpec:
         seed=study.seed,
         test_path=study.test,
     )
-
-
-def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
-    """The Optuna sampler a study file's ``sampler:`` names, seeded."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # experimental-feature warnings
-        if name == "tpe":
-            return optuna.samplers.TPESampler(seed=seed)
-        if name == "random":
-            return optuna.samplers.RandomSampler(seed=seed)
-        if name == "nsga2":
-            return optuna.samplers.NSGAIISampler(seed=seed, population_size=8)
-        if name == "qmc":
-            return optuna.samplers.QMCSampler(seed=seed)
-    raise StudyFileError(f"unknown sampler {name!r}")
-
-
-def resumed_sampler(name: str, seed: int, existing: int) -> optuna.samplers.BaseSampler:
-    """The sampler for a study that already holds ``existing`` trials.
-
-    A sampler re-created with the study's seed would replay the first run's random draws and
-    propose the trials already run again; offsetting the seed by the number of stored trials
-    keeps a resumed search both new and reproducible (a fresh study keeps ``seed``).
-    """
-    return make_sampler(name, seed + existing)
 
 
 def _check_feasible(study: StudyFile, groups: Any) -> None:
@@ -228,6 +205,9 @@ def _tune(
             search_alg=ConcurrencyLimiter(searcher, max_concurrent=study.max_concurrent),
             scheduler=scheduler,
             num_samples=remaining,
+            # one worker process runs many trials; not under a Ray scheduler, whose stopped
+            # trials leave their thread running, so Ray could not reset their actor
+            reuse_actors=reuse_actors() and scheduler is None,
         ),
         run_config=tune.RunConfig(
             name=f"tune-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}",
@@ -333,7 +313,7 @@ def _run(
     started: float,
 ) -> StudyRun:
     rdb = open_storage(url, heartbeat=True)
-    sampler = make_sampler(study.sampler, study.seed)
+    sampler = make_sampler(study.sampler, study.seed, study.startup_trials)
     try:
         ot_study, fresh = _open_study(study, rdb, sampler)
         if fresh:
@@ -342,7 +322,9 @@ def _run(
         rank = worker_rank(ot_study)
         if not fresh or rank:
             existing = len(ot_study.get_trials(deepcopy=False))
-            sampler = resumed_sampler(study.sampler, study.seed, existing + 7919 * rank)
+            sampler = resumed_sampler(
+                study.sampler, study.seed, existing + 7919 * rank, study.startup_trials
+            )
             ot_study.sampler = sampler
         stale = fail_stale_trials(ot_study, rdb)
     except LadaError:
@@ -373,6 +355,7 @@ def _run(
         keep_models=study.keep_models,
         cpus=study.resources.cpu,
         cache_dir=cache_dir,
+        early_stopping=study.early_stopping,
     )
     reaper = None if ray_address else start_ray(None, study.resources, run_dir)
 

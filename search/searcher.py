@@ -262,6 +262,8 @@ class StudySearcher(OptunaSearch):
             )
         if not result:
             return TrialState.FAIL, None, STOPPED
+        if result.get("pruned"):  # stopped itself at an early-stopping rung
+            return TrialState.PRUNED, None, None
         if result.get("failed"):
             return TrialState.FAIL, None, str(result.get("fail_reason") or "the trial failed")
         if not result.get("final"):

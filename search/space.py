@@ -171,18 +171,26 @@ class ConstrainedSpace(SearchSpace):
         self._fixed_range = sizes.p_embd_range(target) if target is not None else None
 
     def __call__(self, trial: Any) -> dict[str, Any]:
+        params = self.suggest(trial)
         if self._fixed_range is not None:
             assert self.target is not None
-            target = self.target
-            p_embd = trial.suggest_float("p_embd", *self._fixed_range)
+            target, p_embd = self.target, params["p_embd"]
         else:
-            assert self.target_range is not None
-            target = trial.suggest_float("target", *self.target_range)
-            position = trial.suggest_float("embd_position", 0.0, 1.0)
+            target = params["target"]
             low, high = self.sizes.p_embd_range(target)
-            p_embd = low + position * (high - low)
+            p_embd = low + params["embd_position"] * (high - low)
+        return self.point_at(target, p_embd, params["prune_share"])
+
+    def suggest(self, trial: Any) -> dict[str, float]:
+        """The trial's suggestions alone (no eq.-7 solving): what a sampler sees of a point."""
+        if self._fixed_range is not None:
+            p_embd = trial.suggest_float("p_embd", *self._fixed_range)
+            return {"p_embd": p_embd, "prune_share": trial.suggest_float("prune_share", 0.0, 1.0)}
+        assert self.target_range is not None
+        target = trial.suggest_float("target", *self.target_range)
+        position = trial.suggest_float("embd_position", 0.0, 1.0)
         share = trial.suggest_float("prune_share", 0.0, 1.0)
-        return self.point_at(target, p_embd, share)
+        return {"target": target, "embd_position": position, "prune_share": share}
 
     def point_at(self, target: float, p_embd: float, share: float) -> dict[str, Any]:
         """The point for (target, P_embd, prune share): the deterministic half of ``__call__``."""

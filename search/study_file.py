@@ -17,6 +17,7 @@ import yaml
 
 from ladasearch.compression.ratios import RATIO_KEYS
 from ladasearch.errors import LadaError, StudyFileError
+from ladasearch.search.early_stopping import EarlyStopping, with_early_stopping
 from ladasearch.search.latency_bound import LatencyBound, parse_latency_bound
 from ladasearch.search.study_yaml import DuplicateKey, Reader, UniqueKeyLoader
 from ladasearch.units import parse_target
@@ -37,7 +38,7 @@ __all__ = [
 
 MODES = ("fixed", "pareto")
 SPACES = ("constrained", "independent", "rejection")
-SAMPLERS = ("tpe", "random", "nsga2", "qmc")
+SAMPLERS = ("tpe", "random", "nsga2", "qmc", "gp")
 SCHEDULERS = ("asha", "none")
 OBJECTIVES = ("accuracy", "params", "latency")
 # The engine's choices (compression.factorize.FACTORIZATIONS, compression.schedule.SCHEDULES),
@@ -62,6 +63,7 @@ class TrialSettings:
     temperature_squared: bool = True
     label_weight: float = 0.0
     decay_norm_and_bias: bool = False
+    measure_latency: bool = True  # false: no latency timing (not with a latency objective/bound)
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class StudyFile:
     trials: int = 10
     space: str = "constrained"
     sampler: str = "tpe"
+    startup_trials: int | None = None  # TPE's / GP's random start-up trials (None: Optuna's 10)
     scheduler: str = "asha"
     max_concurrent: int = 1
     seed: int = 0
@@ -122,6 +125,7 @@ class StudyFile:
     resources: Resources = field(default_factory=Resources)
     latency: LatencyBound | None = None  # target_latency_ms / latency_batch: a hard constraint
     factorizations: tuple[str, ...] = ()  # searched: trial.factorization as a list (else fixed)
+    early_stopping: EarlyStopping | None = None  # MOASHA rungs (search/early_stopping.py)
     source: str = "<study>"
     text: str = ""
 
@@ -163,8 +167,8 @@ def load_study_file(path: str | Path) -> StudyFile:
 TOP_KEYS = (
     "name", "model", "task", "text_column", "text_pair_column", "label_column", "dev", "test", "mode",
     "target", "target_range", "objectives", "trials", "space", "sampler", "scheduler",
-    "max_concurrent", "seed", "enqueue", "keep_models", "runs_dir", "trial", "teacher", "resources",
-    "target_latency_ms", "latency_batch",
+    "startup_trials", "max_concurrent", "seed", "enqueue", "keep_models", "runs_dir", "trial",
+    "teacher", "resources", "target_latency_ms", "latency_batch", "early_stopping",
 )  # fmt: skip
 
 
@@ -210,7 +214,8 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
         objectives=_objectives(top, mode),
         trials=top.integer("trials", 10),
         space=space,
-        sampler=top.choice("sampler", "tpe", SAMPLERS),
+        sampler=(sampler := top.choice("sampler", "tpe", SAMPLERS)),
+        startup_trials=_startup_trials(top, sampler),
         scheduler=scheduler,
         max_concurrent=top.integer("max_concurrent", 1),
         seed=top.integer("seed", 0, minimum=0),
@@ -228,7 +233,15 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
         source=source,
         text=text,
     )
-    return study
+    return with_early_stopping(study, data, top.fail)
+
+
+def _startup_trials(top: Reader, sampler: str) -> int | None:
+    if top.data.get("startup_trials") is None:
+        return None
+    if sampler not in ("tpe", "gp"):
+        raise top.fail("startup_trials", f"applies to sampler: tpe or gp only, not {sampler}")
+    return top.integer("startup_trials", 10)
 
 
 def _trial_settings(trial: Reader) -> TrialSettings:
@@ -245,6 +258,7 @@ def _trial_settings(trial: Reader) -> TrialSettings:
         temperature_squared=trial.flag("temperature_squared", TrialSettings.temperature_squared),
         label_weight=trial.number("label_weight", TrialSettings.label_weight, allow_zero=True),
         decay_norm_and_bias=trial.flag("decay_norm_and_bias", TrialSettings.decay_norm_and_bias),
+        measure_latency=trial.flag("measure_latency", TrialSettings.measure_latency),
     )
 
 

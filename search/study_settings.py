@@ -52,6 +52,7 @@ def training_settings(trial: TrialSettings, **engine: Any) -> TrainingSettings:
     from ladasearch.compression.schedule import TrainingSettings
 
     values = dataclasses.asdict(trial)
+    values.pop("measure_latency")  # what the trial measures after training, not how it trains
     clash = sorted(set(values) & set(engine))
     if clash:
         raise TypeError(f"training_settings: {', '.join(clash)} come from the trial settings")

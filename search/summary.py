@@ -90,6 +90,11 @@ def _row(trial: FrozenTrial) -> dict[str, Any]:
         for key in ("accuracy", "params", "ratio"):
             row[key] = last.get(key)
         row["stopped_after_iteration"] = last.get("iteration")
+    last_values = attrs.get("last_values")  # stopped at an early-stopping rung (MOASHA)
+    if isinstance(last_values, dict) and attrs.get("pruned_at_step") is not None:
+        row["accuracy"] = last_values.get("accuracy")
+        row["stopped_at_step"] = attrs["pruned_at_step"]
+        row.pop("stopped_after_iteration", None)
     return row
 
 
@@ -219,6 +224,11 @@ def format_trials(trials: list[dict[str, Any]]) -> list[str]:
             lines.append(f"trial {trial['number']}: {trial['fail_reason']}")
         elif trial.get("infeasible"):
             lines.append(f"trial {trial['number']}: {trial['infeasible']}")
+        elif trial.get("stopped_at_step") is not None:
+            lines.append(
+                f"trial {trial['number']}: stopped early at its rung, step "
+                f"{trial['stopped_at_step']} (its accuracy is the rung's; size as sampled)"
+            )
         elif trial.get("stopped_after_iteration") is not None:
             lines.append(
                 f"trial {trial['number']}: stopped early after iteration "

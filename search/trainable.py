@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ladasearch.compression.ratios import RATIO_KEYS
+from ladasearch.search.early_stopping import RungGate, RungStopped
 from ladasearch.search.study_file import TeacherSettings, TrialSettings
 from ladasearch.search.study_settings import teacher_config as study_teacher_config
 from ladasearch.search.study_settings import training_settings, trial_settings_of
@@ -66,6 +67,7 @@ class TrialContext:
     keep_models: bool
     cpus: float
     cache_dir: str | None = None
+    early_stopping: Any = None  # EarlyStopping (search/early_stopping.py): MOASHA rungs
 
 
 def one_line(exc: BaseException) -> str:
@@ -89,9 +91,9 @@ class _TrialRecord:
     """Writes one Optuna trial's user attributes; a background thread keeps its heartbeat."""
 
     def __init__(self, context: TrialContext, number: int) -> None:
-        from ladasearch.search.studydb.connect import open_storage
+        from ladasearch.search.worker import worker_storage
 
-        self.storage = open_storage(context.storage_url, heartbeat=True)
+        self.storage = worker_storage(context.storage_url)  # one per worker process
         study_id = self.storage.get_study_id_from_name(context.study_name)
         self.trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, number)
         self._lock = threading.Lock()
@@ -143,6 +145,50 @@ def _checkpoint(context: TrialContext, config: dict[str, Any], record: _TrialRec
     return TrialCheckpoint(study_dir / f"trial_{number}" / "checkpoint", key, sources)
 
 
+def _rung_gate(
+    context: TrialContext, config: dict[str, Any], record: _TrialRecord
+) -> tuple[Any, int | None, Any]:
+    """(gate, rung iteration, step callback) of a study with ``early_stopping`` (else Nones).
+
+    A rung at an iteration's end is checked on that iteration's dev pass; any other rung gets a
+    step callback (one dev pass at the rung, none after it).
+    """
+    settings = context.early_stopping
+    if settings is None:
+        return None, None, None
+    size = config.get("predicted_ratio") or config.get("target_ratio") or 1.0
+    gate = RungGate(
+        settings, record.storage, context.study_name, int(config["_trial_number"]), size, record.set
+    )
+    iteration = settings.iteration_of(context.trial.steps)
+    if iteration is not None:
+        return gate, iteration, None
+    total = context.trial.iterations * context.trial.steps
+
+    def on_step(step: int, accuracy: float) -> bool:
+        gate.check(step, accuracy)
+        if settings.stops:
+            return step < settings.rung  # past the rung: no more dev passes
+        gate.observe(step, accuracy)  # record: the curve at each multiple of the rung
+        return step + settings.rung < total  # the last multiple before the end
+
+    return gate, None, on_step
+
+
+def _report_pruned(
+    record: _TrialRecord, stop: RungStopped, history: list[dict[str, float]], checkpoint: Any
+) -> None:
+    """A trial stopped at its rung: its last values as user attributes, ``pruned`` to Tune."""
+    from ray import tune
+
+    last = {"accuracy": stop.accuracy, "size": stop.size, "step": stop.step}
+    record.set("last_values", last)
+    record.set("pruned_at_step", stop.step)
+    record.set("history", history)
+    checkpoint.remove()
+    tune.report({"pruned": 1, "accuracy": stop.accuracy, "iteration": len(history), "final": 1})
+
+
 def run_trial(config: dict[str, Any], context: TrialContext) -> None:
     """The Tune function trainable (bound with ``tune.with_parameters(run_trial, context=...)``).
 
@@ -154,7 +200,9 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
 
     from ladasearch.compression.pipeline import compress_job
     from ladasearch.compression.ratios import Ratios
+    from ladasearch.search.worker import prepare_worker
 
+    prepare_worker()  # the actor is reused: keep the teacher, task and tokens for later trials
     torch.set_num_threads(max(1, int(context.cpus)))
     number = int(config["_trial_number"])
     settings = trial_settings_of(config, context.trial)  # a searched factorization is the trial's
@@ -167,13 +215,18 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
         checkpoint = _checkpoint(context, config, record)
         record.set("device", device)
         record.set("node", socket.gethostname())
+        record.set("worker_pid", os.getpid())  # the same for trials of a reused actor
         record.set("cuda_visible_devices", os.environ.get("CUDA_VISIBLE_DEVICES"))
+
+        gate, rung_iteration, step_callback = _rung_gate(context, config, record)
 
         def on_iteration(iteration: int, accuracy: float, params: int, ratio: float) -> None:
             history.append(
                 {"iteration": iteration, "accuracy": accuracy, "params": params, "ratio": ratio}
             )
             record.set("history", history)
+            if gate is not None and iteration == rung_iteration:
+                gate.check(gate.settings.rung, accuracy)  # RungStopped when it loses
             if iteration < settings.iterations:  # the last one is reported with the final metrics
                 tune.report(
                     {
@@ -190,7 +243,9 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
                 model=context.model,
                 task=context.task,
                 ratios=ratios,
-                training=training_settings(settings),
+                training=training_settings(
+                    settings, eval_every=gate.settings.rung if step_callback is not None else None
+                ),
                 teacher_config=teacher_config(context),
                 seed=context.seed,
                 device=device,
@@ -199,7 +254,12 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
                 cache_dir=Path(context.cache_dir) if context.cache_dir else None,
                 quiet=True,
                 checkpoint=checkpoint,
+                step_callback=step_callback,
+                measure_latency=settings.measure_latency,
             )
+        except RungStopped as stop:  # lost at its rung: PRUNED with its last values
+            _report_pruned(record, stop, history, checkpoint)
+            return
         except Exception as exc:  # TrainingDiverged, engine errors, CUDA OOM...
             reason = one_line(exc)
             record.set("fail_reason", reason)

@@ -14,8 +14,9 @@ def register(subparsers: Any) -> None:
     demo = subparsers.add_parser(
         "demo",
         help="a small real search on the offline model and task, its plot and best model",
-        description="Searches studies/demo.yaml (minilm on rt, SQLite and Ray on this machine), "
-        "writes pareto.html and exports the best trial; about 15-20 minutes on a 2-core CPU.",
+        description="Searches studies/demo.yaml (minilm on rt, SQLite and Ray on this machine): "
+        "4 seed points, then 4 trials the TPE sampler chooses; prints which improved on the "
+        "seeds, writes pareto.html and exports the best trial; about 15 minutes on a 2-core CPU.",
     )
     demo.add_argument(
         "--out",
@@ -24,7 +25,7 @@ def register(subparsers: Any) -> None:
         metavar="DIR",
         help="folder for the database, models and outputs (default: ./ladasearch-demo)",
     )
-    demo.add_argument("--trials", type=int, default=None, metavar="N", help="trials (default: 4)")
+    demo.add_argument("--trials", type=int, default=None, metavar="N", help="trials (default: 8)")
     demo.add_argument("--steps", type=int, default=None, help="distillation steps per iteration")
     demo.add_argument("--iterations", type=int, default=None, help="compress-distill iterations")
     demo.set_defaults(func=run_demo_command)

@@ -267,8 +267,9 @@ def test_demo_study_budget_fits_twenty_minutes(tmp_path: Path) -> None:
     )
     assert study.runs_dir == str((tmp_path / "runs").resolve())
     assert estimated_seconds(study) <= 20 * 60
-    assert "reduced demo budget: 4 trials x 3 iterations x 50 distillation steps" in budget_summary(
-        study
+    assert (
+        "reduced demo budget: 8 trials (4 seed points, then the tpe sampler's choices) "
+        "x 2 iterations x 40 distillation steps" in budget_summary(study)
     )
     smaller = demo_study(tmp_path, trials=1, steps=2, iterations=1)
     assert (smaller.trials, smaller.trial.steps, smaller.trial.iterations) == (1, 2, 1)

@@ -69,7 +69,7 @@ def test_constraint_is_stored_and_infeasible_trials_leave_the_front(
 ) -> None:
     """The most accurate trial is over the bound: Optuna, show, the front and the plot all
     leave it out."""
-    from ladasearch.search.orchestrator import make_sampler
+    from ladasearch.search.samplers import make_sampler
 
     url = f"sqlite:///{tmp_path / 'study.db'}"
     searcher = StudySearcher(
