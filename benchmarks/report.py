@@ -20,7 +20,16 @@ from benchmarks.report_quality import curves_section, quality_section
 from benchmarks.runs import ratio_label
 from benchmarks.seeded_report import seeded_section
 
-__all__ = ["Report", "Sources", "render", "write_figures"]
+__all__ = ["NOTES", "Report", "Sources", "note", "render", "write_figures"]
+
+NOTES = Path(__file__).resolve().parent / "results" / "notes"
+"""Parts written by hand from committed result files (see its README.md), kept on regeneration."""
+
+
+def note(name: str) -> list[str]:
+    """The lines of the hand-written part ``name`` (``NOTES/<name>.md``); [] when absent."""
+    path = NOTES / f"{name}.md"
+    return path.read_text(encoding="utf-8").rstrip("\n").splitlines() if path.exists() else []
 
 
 def _engine_line(report: Report) -> list[str]:
@@ -66,14 +75,17 @@ def render(report: Report, command: str) -> str:
         *_engine_line(report),
     ]
     parts = [seeded_section()] if profile.headline else []
+    notes = profile.headline  # the hand-written parts describe the headline profile's runs
     parts += [
         quality_section(report),
         curves_section(report),
         efficiency_section(report),
+        *([note("after-efficiency")] if notes else []),
         costs_section(report),
+        *([note("after-costs")] if notes else []),
     ]
     parts.append(latency_lines(report.latency))
-    parts += [pair_section()] if profile.headline else []
+    parts += [pair_section(), note("after-pairs")] if notes else []
     body = [line for part in parts for line in [*part, ""]]
     return "\n".join(head + body).rstrip() + "\n"
 

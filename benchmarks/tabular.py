@@ -31,7 +31,7 @@ from ladasearch.compression.schedule import TrainingSettings
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.models import load_classifier
 from ladasearch.search.space import ConstrainedSpace, GroupSizes
-from ladasearch.search.study_file import TeacherSettings, TrialSettings
+from ladasearch.search.study_sections import TeacherSettings, TrialSettings
 from ladasearch.search.study_settings import teacher_config, training_settings
 from ladasearch.tasks import load_task
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from ladasearch.errors import LadaError
 from ladasearch.search.procs import Reaper
-from ladasearch.search.study_file import Resources
+from ladasearch.search.study_sections import Resources
 from ladasearch.search.trainable import TrialContext, one_line, teacher_config
 
 __all__ = ["NUM_GPUS_ENV", "check_resources", "local_resources", "prepare_teacher", "start_ray"]

@@ -19,6 +19,15 @@ from ladasearch.compression.ratios import RATIO_KEYS
 from ladasearch.errors import LadaError, StudyFileError
 from ladasearch.search.early_stopping import EarlyStopping, with_early_stopping
 from ladasearch.search.latency_bound import LatencyBound, parse_latency_bound
+from ladasearch.search.study_sections import (
+    Resources,
+    TeacherSettings,
+    TrialSettings,
+    flag,
+    searched_factorizations,
+    teacher_settings,
+    trial_settings,
+)
 from ladasearch.search.study_yaml import DuplicateKey, Reader, UniqueKeyLoader
 from ladasearch.units import parse_target
 
@@ -27,12 +36,8 @@ __all__ = [
     "OBJECTIVES",
     "SAMPLERS",
     "SPACES",
-    "Resources",
     "StudyFile",
-    "TeacherSettings",
-    "TrialSettings",
     "load_study_file",
-    "parse_sections",
     "parse_study",
 ]
 
@@ -41,53 +46,6 @@ SPACES = ("constrained", "independent", "rejection")
 SAMPLERS = ("tpe", "random", "nsga2", "qmc", "gp")
 SCHEDULERS = ("asha", "none")
 OBJECTIVES = ("accuracy", "params", "latency")
-# The engine's choices (compression.factorize.FACTORIZATIONS, compression.schedule.SCHEDULES),
-# repeated here so that reading a study file does not import torch.
-FACTORIZATIONS = ("svd", "fisher", "whiten")
-SCHEDULES = ("geometric", "linear")
-
-
-@dataclass(frozen=True)
-class TrialSettings:
-    """How one trial (one engine run) trains."""
-
-    iterations: int = 2
-    steps: int = 40
-    batch_size: int = 32
-    learning_rate: float = 5e-5
-    max_length: int = 64
-    temperature: float = 1.0
-    factorization: str = "whiten"  # svd, fisher or whiten (ladasearch.compression.factorize)
-    schedule: str = "geometric"  # geometric or linear (the old schedule)
-    layer_average: bool = True  # distillation recipe, see TrainingSettings
-    temperature_squared: bool = True
-    label_weight: float = 0.0
-    decay_norm_and_bias: bool = False
-    measure_latency: bool = True  # false: no latency timing (not with a latency objective/bound)
-
-
-@dataclass(frozen=True)
-class TeacherSettings:
-    """How the study's teacher is fine-tuned (trained once per study, cached on disk)."""
-
-    steps: int | None = None  # None: the default epoch-based schedule (TeacherConfig)
-    batch_size: int = 32
-    learning_rate: float = 5e-5
-    seed: int | None = None  # None: the study's seed; pin it to share one teacher across seeds
-    allow_weak: bool = False  # search even when the teacher is not above the majority class
-    balance_classes: bool = False  # class-balanced fine-tuning loss (TeacherConfig)
-
-    def seed_for(self, study_seed: int) -> int:
-        """The teacher's seed in a study seeded ``study_seed``: ``seed`` when pinned."""
-        return study_seed if self.seed is None else self.seed
-
-
-@dataclass(frozen=True)
-class Resources:
-    """Ray resources of one trial; ``gpu`` > 0 asks Ray for that many GPUs."""
-
-    cpu: float = 1.0
-    gpu: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -195,7 +153,7 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
         raise top.fail(
             "scheduler", "asha works on one objective: use mode: fixed or scheduler: none"
         )
-    keep = _flag(top, "keep_models")
+    keep = flag(top, "keep_models")
     trial = top.section("trial", tuple(f.name for f in dataclasses.fields(TrialSettings)))
     teacher = top.section("teacher", tuple(f.name for f in dataclasses.fields(TeacherSettings)))
     resources = top.section("resources", ("cpu", "gpu"))
@@ -222,14 +180,14 @@ def parse_study(data: Any, *, source: str = "<study>", text: str = "") -> StudyF
         enqueue=_enqueue(top, space),
         keep_models=keep,
         runs_dir=str(top.text("runs_dir", "runs")),
-        trial=_trial_settings(trial),
-        teacher=_teacher_settings(teacher),
+        trial=trial_settings(trial),
+        teacher=teacher_settings(teacher),
         resources=Resources(
             cpu=resources.number("cpu", Resources.cpu),
             gpu=resources.number("gpu", Resources.gpu, allow_zero=True),
         ),
         latency=parse_latency_bound(data, top.fail),
-        factorizations=_searched_factorizations(trial),
+        factorizations=searched_factorizations(trial),
         source=source,
         text=text,
     )
@@ -242,79 +200,6 @@ def _startup_trials(top: Reader, sampler: str) -> int | None:
     if sampler not in ("tpe", "gp"):
         raise top.fail("startup_trials", f"applies to sampler: tpe or gp only, not {sampler}")
     return top.integer("startup_trials", 10)
-
-
-def _trial_settings(trial: Reader) -> TrialSettings:
-    return TrialSettings(
-        iterations=trial.integer("iterations", TrialSettings.iterations),
-        steps=trial.integer("steps", TrialSettings.steps),
-        batch_size=trial.integer("batch_size", TrialSettings.batch_size),
-        learning_rate=trial.number("learning_rate", TrialSettings.learning_rate),
-        max_length=trial.integer("max_length", TrialSettings.max_length),
-        temperature=trial.number("temperature", TrialSettings.temperature),
-        factorization=_fixed_factorization(trial),
-        schedule=trial.choice("schedule", TrialSettings.schedule, SCHEDULES),
-        layer_average=trial.flag("layer_average", TrialSettings.layer_average),
-        temperature_squared=trial.flag("temperature_squared", TrialSettings.temperature_squared),
-        label_weight=trial.number("label_weight", TrialSettings.label_weight, allow_zero=True),
-        decay_norm_and_bias=trial.flag("decay_norm_and_bias", TrialSettings.decay_norm_and_bias),
-        measure_latency=trial.flag("measure_latency", TrialSettings.measure_latency),
-    )
-
-
-def _searched_factorizations(trial: Reader) -> tuple[str, ...]:
-    """``trial.factorization`` given as a list: the choices a study searches (a categorical
-    parameter ``factorization``); () when it is one value."""
-    value = trial.get("factorization")
-    if not isinstance(value, list):
-        return ()
-    for item in value:
-        if item not in FACTORIZATIONS:
-            raise trial.fail(
-                "factorization", f"items must be among {', '.join(FACTORIZATIONS)}, got {item!r}"
-            )
-    if len(set(value)) != len(value) or len(value) < 2:
-        raise trial.fail(
-            "factorization", f"a searched list needs 2 or more distinct methods, got {value!r}"
-        )
-    return tuple(value)
-
-
-def _fixed_factorization(trial: Reader) -> str:
-    """The factorization of a trial that is not told one: the value, or a list's first item."""
-    searched = _searched_factorizations(trial)
-    if searched:
-        return searched[0]
-    return trial.choice("factorization", TrialSettings.factorization, FACTORIZATIONS)
-
-
-def _teacher_settings(teacher: Reader) -> TeacherSettings:
-    return TeacherSettings(
-        steps=None if teacher.data.get("steps") is None else teacher.integer("steps", 300),
-        batch_size=teacher.integer("batch_size", TeacherSettings.batch_size),
-        learning_rate=teacher.number("learning_rate", TeacherSettings.learning_rate),
-        seed=None if teacher.data.get("seed") is None else teacher.integer("seed", 0, minimum=0),
-        allow_weak=_flag(teacher, "allow_weak"),
-        balance_classes=_flag(teacher, "balance_classes"),
-    )
-
-
-def parse_sections(
-    data: Mapping[str, Any], *, source: str
-) -> tuple[TrialSettings, TeacherSettings]:
-    """The ``trial:`` and ``teacher:`` sections of ``data`` (a study file's mapping, or the
-    settings a search stored), validated as a study file's are; errors name ``source: key``."""
-    top = Reader(data, source)
-    trial = top.section("trial", tuple(f.name for f in dataclasses.fields(TrialSettings)))
-    teacher = top.section("teacher", tuple(f.name for f in dataclasses.fields(TeacherSettings)))
-    return _trial_settings(trial), _teacher_settings(teacher)
-
-
-def _flag(reader: Reader, key: str) -> bool:
-    value = reader.get(key, False)
-    if not isinstance(value, bool):
-        raise reader.fail(key, f"must be true or false, got {value!r}")
-    return value
 
 
 def _ratio(reader: Reader, key: str, value: Any) -> float:

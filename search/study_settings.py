@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from ladasearch.errors import StudyFileError
-from ladasearch.search.study_file import TeacherSettings, TrialSettings, parse_sections
+from ladasearch.search.study_sections import TeacherSettings, TrialSettings, parse_sections
 
 if TYPE_CHECKING:
     from ladasearch.compression.schedule import TrainingSettings

@@ -26,7 +26,7 @@ from typing import Any
 
 from ladasearch.compression.ratios import RATIO_KEYS
 from ladasearch.search.early_stopping import RungGate, RungStopped
-from ladasearch.search.study_file import TeacherSettings, TrialSettings
+from ladasearch.search.study_sections import TeacherSettings, TrialSettings
 from ladasearch.search.study_settings import teacher_config as study_teacher_config
 from ladasearch.search.study_settings import training_settings, trial_settings_of
 from ladasearch.tasks import TaskSpec

@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     from ladasearch.compression.ratios import Ratios
     from ladasearch.errors import LadaError
     from ladasearch.progress import set_quiet
-    from ladasearch.search.study_file import TeacherSettings, TrialSettings
+    from ladasearch.search.study_sections import TeacherSettings, TrialSettings
     from ladasearch.search.study_settings import teacher_config as study_teacher_config
     from ladasearch.search.study_settings import training_settings
 

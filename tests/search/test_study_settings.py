@@ -8,7 +8,8 @@ import pytest
 
 from ladasearch.compression.distill import LossWeights
 from ladasearch.errors import StudyFileError
-from ladasearch.search.study_file import TeacherSettings, TrialSettings, parse_study
+from ladasearch.search.study_file import parse_study
+from ladasearch.search.study_sections import TeacherSettings, TrialSettings
 from ladasearch.search.study_settings import (
     stored_settings,
     teacher_config,
