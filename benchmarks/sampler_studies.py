@@ -28,25 +28,20 @@ from ladasearch.compression.accounting import parameter_groups
 from ladasearch.compression.pipeline import compress_job
 from ladasearch.compression.ratios import RATIO_KEYS, Ratios
 from ladasearch.models import load_classifier
+from ladasearch.search.samplers import make_sampler
 from ladasearch.search.space import ConstrainedSpace, GroupSizes
 from ladasearch.tasks import load_task
 
 __all__ = ["main", "report", "sampler"]
 
-SAMPLERS = ("tpe", "random", "qmc")
+SAMPLERS = ("tpe", "random", "qmc", "gp")
 
 
 def sampler(name: str, seed: int) -> Any:
-    """A seeded Optuna sampler by name."""
-    import optuna
-
+    """The service's sampler ``name`` (as a study file names it, default start-up), seeded."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if name == "tpe":
-            return optuna.samplers.TPESampler(seed=seed)
-        if name == "qmc":
-            return optuna.samplers.QMCSampler(seed=seed)
-        return optuna.samplers.RandomSampler(seed=seed)
+        return make_sampler(name, seed)
 
 
 def _best_after(trials: list[dict[str, Any]], n: int) -> float | None:

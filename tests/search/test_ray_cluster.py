@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -91,17 +92,32 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
+def _alive_nodes(address: str, env: dict[str, str]) -> int:
+    """How many nodes of the cluster at ``address`` are alive, asked from a fresh process.
+
+    Not ``ray.init`` in this process: Ray caches its auth mode per process, so a driver joined
+    here with token auth off would leave a later local ``ray.init`` (token auth on by default)
+    unable to talk to its own GCS.
+    """
+    probe = (
+        "import ray, sys; ray.init(address=sys.argv[1], logging_level='ERROR'); "
+        "print(sum(1 for n in ray.nodes() if n['Alive'])); ray.shutdown()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, address], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return int(done.stdout.strip().splitlines()[-1])
+
+
 def test_search_on_a_two_node_loopback_cluster(
     tmp_path: Path,
     tiny_model_dir: Path,
     tiny_csv: Path,
     ray_cluster: str,
     postgres_url: str,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import ray as ray_module
-
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    no_token = {"RAY_AUTH_MODE": "disabled"}  # the fixture's cluster runs without token auth
     study = write_study(
         tmp_path, tiny_model_dir, tiny_csv, name="cluster", trials=2, max_concurrent=2
     )
@@ -110,6 +126,7 @@ def test_search_on_a_two_node_loopback_cluster(
         ["search", str(study), "--quiet", "--ray-address", ray_cluster, "--storage", postgres_url],
         tmp_path,
         cache,
+        extra_env=no_token,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     trials = optuna.load_study(study_name="cluster", storage=postgres_url).trials
@@ -117,8 +134,4 @@ def test_search_on_a_two_node_loopback_cluster(
         t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials
     )
     assert all(t.user_attrs.get("node") for t in trials)
-    ray_module.init(address=ray_cluster, logging_level="ERROR")
-    try:
-        assert len([node for node in ray_module.nodes() if node["Alive"]]) == 2
-    finally:
-        ray_module.shutdown()
+    assert _alive_nodes(ray_cluster, {**cli_env(cache), **no_token}) == 2
