@@ -74,8 +74,8 @@ def render(report: Report, command: str) -> str:
         "",
         *_engine_line(report),
     ]
-    parts = [seeded_section()] if profile.headline else []
     notes = profile.headline  # the hand-written parts describe the headline profile's runs
+    parts = [seeded_section(), note("after-seeded")] if notes else []
     parts += [
         quality_section(report),
         curves_section(report),

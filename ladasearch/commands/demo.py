@@ -16,7 +16,7 @@ def register(subparsers: Any) -> None:
         help="a small real search on the offline model and task, its plot and best model",
         description="Searches studies/demo.yaml (minilm on rt, SQLite and Ray on this machine): "
         "4 seed points, then 4 trials the TPE sampler chooses; prints which improved on the "
-        "seeds, writes pareto.html and exports the best trial; about 15 minutes on a 2-core CPU.",
+        "seeds, writes pareto.html and exports the best trial; about 18 minutes on a 2-core CPU (measured: README).",
     )
     demo.add_argument(
         "--out",
