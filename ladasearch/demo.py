@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 __all__ = ["DemoResult", "budget_summary", "demo_study", "demo_study_path", "run_demo"]
 
 # Seconds on a 2-core CPU (minilm, batch 32): see /work/shared/DATA.md and the demo study file.
-# Seconds on an idle 2-core CPU (minilm on rt, batch 32), from the demo runs of 2026-11-21.
-TEACHER_STEP_S = 0.6
+# Seconds on an idle 2-core CPU (minilm on rt, batch 32), from the demo runs of 2026-11-21; the
+# teacher's, dev checks included, from the 17m45s run of 2026-12-05 (6 minutes for 300 steps).
+TEACHER_STEP_S = 1.1
 STUDENT_STEP_S = 0.6
 EVALUATION_S = 8.0
 LATENCY_AND_SAVE_S = 8.0
