@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ladasearch.search.pareto_rank import hypervolume_2d, promote
+from ladasearch.search.pareto_rank import RANKINGS, hypervolume_2d, promote
 
 __all__ = ["main", "replay", "study_numbers"]
 
@@ -59,6 +59,7 @@ def _study(args: argparse.Namespace, folder: Path, arm: str, rung: int) -> Any:
             "rung": rung,
             "reduction_factor": args.reduction_factor,
             "min_trials": args.min_trials,
+            "ranking": args.ranking,
         },
     }
     if args.smoke:
@@ -115,6 +116,7 @@ def replay(
     min_trials: int,
     total_steps: int,
     reference: tuple[float, float],
+    ranking: str = "eps_net",
 ) -> dict[str, Any]:
     """MOASHA's decisions replayed on a ``record`` study's dev curves, trial by trial in order.
 
@@ -132,7 +134,7 @@ def replay(
         if trial.state.name != "COMPLETE" or accuracy is None or final is None:
             continue
         point = (-float(accuracy), float(rung.get("size", trial.user_attrs.get("ratio", 1.0))))
-        go_on = promote(point, recorded, reduction_factor, min_trials)
+        go_on = promote(point, recorded, reduction_factor, min_trials, ranking)
         recorded.append(point)
         if go_on:
             kept.append((-float(final), float(trial.user_attrs["ratio"])))
@@ -143,9 +145,24 @@ def replay(
     return {
         "rung": step,
         "reduction_factor": reduction_factor,
+        "ranking": ranking,
         "pruned": pruned,
         "distill_steps": steps,
         "hypervolume": hypervolume_2d(kept, reference),
+    }
+
+
+def _trial_row(trial: Any) -> dict[str, Any]:
+    """What a replay needs of one trial (kept in the JSON line, so replays outlive the database)."""
+    attrs = trial.user_attrs
+    return {
+        "number": trial.number,
+        "state": trial.state.name,
+        "params": dict(trial.params),
+        "rung": attrs.get("rung"),
+        "rung_curve": attrs.get("rung_curve"),
+        "accuracy": attrs.get("accuracy"),
+        "ratio": attrs.get("ratio"),
     }
 
 
@@ -167,6 +184,12 @@ def main(argv: list[str] | None = None) -> int:
         "--latency", action="store_true", help="measure each trial's latency (slow on a CPU)"
     )
     parser.add_argument("--min-trials", type=int, default=2)
+    parser.add_argument(
+        "--ranking",
+        default="eps_net",
+        choices=RANKINGS,
+        help="the MOASHA study's rung order (replays show both)",
+    )
     parser.add_argument("--target-range", nargs=2, default=["2.5x", "10x"])
     parser.add_argument("--sampler", default="tpe")
     parser.add_argument("--seed", type=int, default=0)
@@ -229,16 +252,24 @@ def main(argv: list[str] | None = None) -> int:
         if arm == "record":
             base_steps, base_hv = numbers["distill_steps"], numbers["hypervolume"]
             numbers["replays"] = []
+            numbers["trials"] = [_trial_row(t) for t in trials]
             for step in sorted(set(curve) | {rung}):
-                for factor in (3.0, 4.0, 6.0):
+                for ranking, factor in [(k, f) for k in RANKINGS for f in (2.0, 3.0, 4.0)]:
                     r = replay(
-                        trials, step, factor, args.min_trials, total_steps, (-majority, high)
+                        trials,
+                        step,
+                        factor,
+                        args.min_trials,
+                        total_steps,
+                        (-majority, high),
+                        ranking,
                     )
                     r["saving_steps"] = 1 - r["distill_steps"] / max(base_steps, 1)
                     r["hypervolume_ratio"] = r["hypervolume"] / max(base_hv, 1e-12)
                     numbers["replays"].append(r)
                     print(
-                        f"  replay: rung {step}, reduction {factor:g}: stops {len(r['pruned'])}, "
+                        f"  replay: rung {step}, {ranking}, reduction {factor:g}: stops "
+                        f"{len(r['pruned'])}, "
                         f"saves {100 * r['saving_steps']:.1f}% of the steps, hypervolume "
                         f"{100 * r['hypervolume_ratio']:.1f}%",
                         flush=True,

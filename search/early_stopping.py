@@ -7,6 +7,7 @@ Study file::
       rung: 10                # the global distillation step where trials are ranked
       reduction_factor: 3     # about 1 in 3 continues past the rung
       min_trials: 2           # trials at the rung before any is stopped (the first always goes on)
+      ranking: eps_net        # or "front": only trials on a dominated front can be stopped
 
 At step ``rung`` (counted over all iterations: iteration ``k`` of ``steps`` steps covers steps
 ``(k-1)*steps+1 .. k*steps``) a trial scores dev and stores a **rung record** as its own user
@@ -14,7 +15,9 @@ attribute ``rung`` (``{"step", "accuracy", "size"}``). It then reads the rung re
 trial of the study (any state, any worker, any earlier run of the study: the database is the
 shared rung, so many Ray workers and many ``ladasearch search`` processes rank against the same
 records) and applies MOASHA's rule (:func:`~ladasearch.search.pareto_rank.promote`) to
-(dev accuracy up, size down). ``size`` is the ratio the trial's ratios predict (eq. 7; the
+(dev accuracy up, size down): the rung's trials in one order, front by front and within a front
+by an epsilon-net (``ranking: eps_net``, Syne Tune's MOASHA), the trial going on when it is in
+the top ``1 / reduction_factor``; ``ranking: front`` only stops trials on a dominated front. ``size`` is the ratio the trial's ratios predict (eq. 7; the
 sampled target when no prediction is known): the size a trial will end at is known when it
 starts, and its latency is measured only at the end, so a latency objective is ranked by size
 too. A trial that loses stops at once (:class:`RungStopped`); the searcher stores it PRUNED with
@@ -37,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ladasearch.errors import StudyFileError
-from ladasearch.search.pareto_rank import promote
+from ladasearch.search.pareto_rank import RANKINGS, promote
 
 __all__ = [
     "METHODS",
@@ -62,6 +65,7 @@ class EarlyStopping:
     rung: int = 1
     reduction_factor: float = 3.0
     min_trials: int = 2
+    ranking: str = "eps_net"
 
     @property
     def stops(self) -> bool:
@@ -92,8 +96,8 @@ def parse_early_stopping(
     """``early_stopping`` of a study file's mapping (None when absent or ``none``).
 
     Accepts ``early_stopping: moasha`` (the defaults; the rung at a quarter of the trial's
-    steps) or a mapping of ``method``, ``rung``,
-    ``reduction_factor``, ``min_trials``. ``total_steps`` is ``trial.iterations * trial.steps``.
+    steps) or a mapping of ``method``, ``rung``, ``reduction_factor``, ``min_trials``,
+    ``ranking``. ``total_steps`` is ``trial.iterations * trial.steps``.
     """
     raw = data.get("early_stopping")
     if raw is None or raw == "none":
@@ -102,11 +106,11 @@ def parse_early_stopping(
         raw = {"method": raw}
     if not isinstance(raw, Mapping):
         raise fail("early_stopping", f"must be moasha, record, none or a mapping, got {raw!r}")
-    unknown = sorted(set(raw) - {"method", "rung", "reduction_factor", "min_trials"})
+    keys = ("method", "rung", "reduction_factor", "min_trials", "ranking")
+    unknown = sorted(set(raw) - set(keys))
     if unknown:
         raise fail(
-            f"early_stopping.{unknown[0]}",
-            "is not a key of early_stopping (method, rung, reduction_factor, min_trials)",
+            f"early_stopping.{unknown[0]}", f"is not a key of early_stopping ({', '.join(keys)})"
         )
     method = raw.get("method", "moasha")
     if method not in METHODS:
@@ -124,7 +128,12 @@ def parse_early_stopping(
     least = raw.get("min_trials", 2)
     if isinstance(least, bool) or not isinstance(least, int) or least < 1:
         raise fail("early_stopping.min_trials", f"must be a positive integer, got {least!r}")
-    return EarlyStopping(str(method), int(rung), float(factor), int(least))
+    ranking = raw.get("ranking", "eps_net")
+    if ranking not in RANKINGS:
+        raise fail(
+            "early_stopping.ranking", f"must be one of {', '.join(RANKINGS)}, got {ranking!r}"
+        )
+    return EarlyStopping(str(method), int(rung), float(factor), int(least), str(ranking))
 
 
 def with_early_stopping(
@@ -216,7 +225,9 @@ class RungGate:
         recorded = self._recorded()  # before writing ours: the records of the others
         self.set_attr(RUNG_ATTR, {"step": step, "accuracy": accuracy, "size": self.size})
         s = self.settings
-        keep = promote((-accuracy, self.size), recorded, s.reduction_factor, s.min_trials)
+        keep = promote(
+            (-accuracy, self.size), recorded, s.reduction_factor, s.min_trials, s.ranking
+        )
         self.set_attr("rung_decision", "continue" if keep or not s.stops else "stop")
         if s.stops and not keep:
             raise RungStopped(step, accuracy, self.size)

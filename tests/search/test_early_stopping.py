@@ -14,7 +14,13 @@ from search_helpers import ladasearch, last_json, write_study
 
 from ladasearch.errors import StudyFileError
 from ladasearch.search.early_stopping import EarlyStopping, RungGate, RungStopped
-from ladasearch.search.pareto_rank import hypervolume_2d, non_dominated_ranks, promote
+from ladasearch.search.pareto_rank import (
+    epsilon_net_order,
+    hypervolume_2d,
+    non_dominated_ranks,
+    priority_order,
+    promote,
+)
 from ladasearch.search.rung_report import curve_report, earliest_good_step, rung_report, spearman
 from ladasearch.search.rung_report import main as report_main
 from ladasearch.search.study_file import parse_study
@@ -46,6 +52,30 @@ def test_promote_is_moashas_rule() -> None:
         promote((0, 0), [], 1)
 
 
+def test_priority_order_is_fronts_then_an_epsilon_net() -> None:
+    # one front, a staircase: the most accurate (first objective) first, then the far end,
+    # then the middle; a point next to one already taken comes last
+    staircase = [(0.0, 1.0), (0.5, 0.5), (1.0, 0.0), (0.05, 0.95)]
+    assert epsilon_net_order(staircase) == [0, 2, 1, 3]
+    # objectives are scaled to their range: a size axis 100 times smaller weighs the same
+    assert epsilon_net_order([(0, 0.01), (0.5, 0.005), (1, 0), (0.05, 0.0095)]) == [0, 2, 1, 3]
+    # (2, 2) is dominated: after the whole front, whatever its distance
+    assert priority_order([(2, 2), (0, 1), (1, 0)]) == [1, 2, 0]
+    assert epsilon_net_order([]) == [] and priority_order([(3, 3)]) == [0]
+
+
+def test_eps_net_ranking_stops_a_crowded_trial_on_the_front() -> None:
+    # (0.49, 0.49) is non-dominated, but the front's two ends come before it in the order:
+    # place 2 of 3 > 1/3 -> stop; the "front" rule lets every non-dominated trial go on
+    recorded = [(0.0, 1.0), (1.0, 0.0)]
+    assert not promote((0.49, 0.49), recorded, 3)
+    assert promote((0.49, 0.49), recorded, 3, ranking="front")
+    assert promote((-1.0, 0.5), recorded, 3)  # the most accurate leads the order
+    assert promote((0.49, 0.49), recorded, 1.5)  # 2/3 <= 1/1.5
+    with pytest.raises(ValueError, match="ranking must be one of eps_net, front"):
+        promote((0, 0), recorded, 3, ranking="crowding")
+
+
 def test_hypervolume_of_a_known_front() -> None:
     assert hypervolume_2d([(1, 2), (2, 1)], (3, 3)) == pytest.approx(3.0)
     assert hypervolume_2d([(1, 2), (2, 1), (2.5, 2.5)], (3, 3)) == pytest.approx(3.0)
@@ -68,6 +98,7 @@ def test_spearman() -> None:
         ({"reduction_factor": 1}, "early_stopping.reduction_factor must be a number > 1"),
         ({"min_trials": 0}, "early_stopping.min_trials must be a positive integer"),
         ({"grace": 1}, "early_stopping.grace is not a key of early_stopping"),
+        ({"ranking": "nsga"}, "early_stopping.ranking must be one of eps_net, front"),
         (3, "early_stopping must be moasha, record, none or a mapping, got 3"),
     ],
 )
@@ -80,7 +111,9 @@ def test_bad_early_stopping_is_one_line(value: object, message: str) -> None:
 def test_early_stopping_parses_and_replaces_the_default_asha() -> None:
     trial = {"iterations": 3, "steps": 100}
     study = parse_study({**PARETO, "trial": trial, "early_stopping": "moasha"})
-    assert study.early_stopping == EarlyStopping("moasha", 75, 3.0, 2)  # a quarter of 3 x 100
+    assert study.early_stopping == EarlyStopping("moasha", 75, 3.0, 2, "eps_net")  # 3 x 100 / 4
+    loose = parse_study({**PARETO, "trial": trial, "early_stopping": {"ranking": "front"}})
+    assert loose.early_stopping is not None and loose.early_stopping.ranking == "front"
     fixed = parse_study(
         {"name": "f", "target": "5x", "trial": trial, "early_stopping": {"rung": 100}}
     )
