@@ -82,6 +82,11 @@ def report(paths: list[Path]) -> str:
             f"| {name} | {len(studies)} | {'/'.join(map(str, counts))} | {spread(after10)} "
             f"| {spread(final)} | {spread(tests)} |"
         )
+    rows = [t for studies in by_sampler.values() for s in studies for t in s["trials"]]
+    for key, split in (("majority_dev", "dev"), ("majority_test", "test")):
+        values = {t[key] for t in rows if isinstance(t.get(key), float)}
+        if values:
+            lines.append(f"\nmajority class, {split}: {100 * min(values):.2f}")
     return "\n".join(lines)
 
 
@@ -128,7 +133,12 @@ def main(argv: list[str] | None = None) -> int:
         sampler=sampler(args.sampler, args.seed),
         load_if_exists=True,
     )
-    trials: list[dict[str, Any]] = []
+    # a study cut short resumes: its finished trials (rows kept as user attributes) count
+    trials: list[dict[str, Any]] = [
+        dict(t.user_attrs["row"])
+        for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+        if "row" in t.user_attrs
+    ]
 
     def objective(trial: optuna.Trial) -> float:
         point = space(trial)
@@ -144,15 +154,17 @@ def main(argv: list[str] | None = None) -> int:
             cache_dir=args.cache_dir,
             quiet=True,
         )
-        trials.append(
-            {
-                **{k: point[k] for k in RATIO_KEYS},
-                "ratio": metrics["ratio"],
-                "dev_accuracy": metrics["accuracy"],
-                "test_accuracy": metrics["test_accuracy"],
-                "wall_s": metrics["timings"]["total_s"],
-            }
-        )
+        row = {
+            **{k: point[k] for k in RATIO_KEYS},
+            "ratio": metrics["ratio"],
+            "dev_accuracy": metrics["accuracy"],
+            "test_accuracy": metrics["test_accuracy"],
+            "majority_dev": metrics.get("majority_accuracy"),
+            "majority_test": metrics.get("majority_test_accuracy"),
+            "wall_s": metrics["timings"]["total_s"],
+        }
+        trial.set_user_attr("row", row)
+        trials.append(row)
         document = {
             "sampler": args.sampler,
             "seed": args.seed,
@@ -170,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return float(metrics["accuracy"])
 
-    study.optimize(objective, n_trials=args.trials)
+    study.optimize(objective, n_trials=max(0, args.trials - len(trials)))
     return 0
 
 

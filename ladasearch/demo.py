@@ -21,13 +21,14 @@ if TYPE_CHECKING:
 
 __all__ = ["DemoResult", "budget_summary", "demo_study", "demo_study_path", "run_demo"]
 
-# Seconds on a 2-core CPU (minilm, batch 32): see /work/shared/DATA.md and the demo study file.
-# Seconds on an idle 2-core CPU (minilm on rt, batch 32), from the demo runs of 2026-11-21; the
-# teacher's, dev checks included, from the 17m45s run of 2026-12-05 (6 minutes for 300 steps).
-TEACHER_STEP_S = 1.1
+# Seconds on an idle 2-core CPU (minilm on rt, batch 32), from the demo run of 2026-12-05 that
+# took 17m11s (teacher 200 steps in about 5.5 minutes with Ray's start; trials 96 to 150 s, of
+# which 31 to 76 s timed the student and the teacher, now off in demo.yaml).
+TEACHER_STEP_S = 1.4
 STUDENT_STEP_S = 0.6
-EVALUATION_S = 8.0
-LATENCY_AND_SAVE_S = 8.0
+EVALUATION_S = 6.0
+SAVE_S = 5.0
+LATENCY_S = 65.0
 STARTUP_S = 40.0
 
 
@@ -100,7 +101,8 @@ def estimated_seconds(study: StudyFile) -> float:
     per_trial = (
         study.trial.iterations * study.trial.steps * STUDENT_STEP_S
         + (study.trial.iterations + 2) * EVALUATION_S
-        + LATENCY_AND_SAVE_S
+        + SAVE_S
+        + (LATENCY_S if study.trial.measure_latency else 0.0)
     )
     return STARTUP_S + _teacher_steps(study) * TEACHER_STEP_S + study.trials * per_trial
 

@@ -16,9 +16,9 @@ from ladasearch.search.studydb.records import TrialRecord
 def test_the_shipped_demo_runs_as_many_sampler_trials_as_seeds(tmp_path: Path) -> None:
     study = demo_study(tmp_path)
     seeds = seed_count(study)
-    assert seeds == 4 and study.trials >= 2 * seeds
+    assert seeds == 3 and study.trials >= 2 * seeds
     assert study.sampler == "tpe" and study.startup_trials == seeds  # TPE models the seeds
-    assert "8 trials (4 seed points, then the tpe sampler's choices)" in budget_summary(study)
+    assert "6 trials (3 seed points, then the tpe sampler's choices)" in budget_summary(study)
 
 
 def _trial(number: int, ratio: float, accuracy: float, **attrs: object) -> TrialRecord:

@@ -15,8 +15,10 @@ def register(subparsers: Any) -> None:
         "demo",
         help="a small real search on the offline model and task, its plot and best model",
         description="Searches studies/demo.yaml (minilm on rt, SQLite and Ray on this machine): "
-        "4 seed points, then 4 trials the TPE sampler chooses; prints which improved on the "
-        "seeds, writes pareto.html and exports the best trial; about 18 minutes on a 2-core CPU (measured: README).",
+        "seed points at the paper's ratios, then as many trials the TPE sampler chooses; prints "
+        "which improved on the seeds, writes pareto.html and exports the best trial. Prints its "
+        "budget and estimated time when it starts (the goal: 15 minutes on a 2-core CPU; "
+        "measured time: README).",
     )
     demo.add_argument(
         "--out",
@@ -25,7 +27,7 @@ def register(subparsers: Any) -> None:
         metavar="DIR",
         help="folder for the database, models and outputs (default: ./ladasearch-demo)",
     )
-    demo.add_argument("--trials", type=int, default=None, metavar="N", help="trials (default: 8)")
+    demo.add_argument("--trials", type=int, default=None, metavar="N", help="trials (default: the study file's)")
     demo.add_argument("--steps", type=int, default=None, help="distillation steps per iteration")
     demo.add_argument("--iterations", type=int, default=None, help="compress-distill iterations")
     demo.set_defaults(func=run_demo_command)

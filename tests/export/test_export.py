@@ -255,7 +255,7 @@ def test_export_retrains_a_model_that_was_not_kept(
     assert ladasearch.load(tmp_path / "re", device="cpu").predict("fine")[0].label in ("neg", "pos")
 
 
-def test_demo_study_budget_fits_twenty_minutes(tmp_path: Path) -> None:
+def test_demo_study_budget_fits_fifteen_minutes(tmp_path: Path) -> None:
     from ladasearch.demo import budget_summary, demo_study, estimated_seconds
 
     study = demo_study(tmp_path)
@@ -266,9 +266,9 @@ def test_demo_study_budget_fits_twenty_minutes(tmp_path: Path) -> None:
         True,
     )
     assert study.runs_dir == str((tmp_path / "runs").resolve())
-    assert estimated_seconds(study) <= 20 * 60
+    assert estimated_seconds(study) <= 15 * 60
     assert (
-        "reduced demo budget: 8 trials (4 seed points, then the tpe sampler's choices) "
+        "reduced demo budget: 6 trials (3 seed points, then the tpe sampler's choices) "
         "x 2 iterations x 40 distillation steps" in budget_summary(study)
     )
     smaller = demo_study(tmp_path, trials=1, steps=2, iterations=1)
