@@ -104,16 +104,19 @@ def test_a_reader_never_creates_a_sqlite_file(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# end to end: the CLI's search, show and studies on each backend
+# end to end: the CLI's search and show on PostgreSQL, and a dead database on each backend
 
 
-def test_three_trial_search_then_show(
-    storage_url: str,
+@pytest.mark.postgres
+def test_three_trial_search_then_show_on_postgresql(
+    postgres_url: str,
     tmp_path: Path,
     tiny_model_dir: Path,
     tiny_csv: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
+    """The CLI's search and show on PostgreSQL (on SQLite: test_search's three-trial search)."""
+    storage_url = postgres_url
     cache = tmp_path_factory.mktemp("cache")
     study = write_study(tmp_path, tiny_model_dir, tiny_csv, name="e2e")
     done = ladasearch(["search", str(study), "--quiet", "--storage", storage_url], tmp_path, cache)
