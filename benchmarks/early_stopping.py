@@ -27,7 +27,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ladasearch.search.early_stopping import METRICS, rung_score
 from ladasearch.search.pareto_rank import RANKINGS, hypervolume_2d, promote
+from ladasearch.search.rung_report import CURVE_ATTRS
 
 __all__ = ["main", "replay", "study_numbers"]
 
@@ -60,6 +62,7 @@ def _study(args: argparse.Namespace, folder: Path, arm: str, rung: int) -> Any:
             "reduction_factor": args.reduction_factor,
             "min_trials": args.min_trials,
             "ranking": args.ranking,
+            "metric": args.metric,
         },
     }
     if args.smoke:
@@ -117,6 +120,7 @@ def replay(
     total_steps: int,
     reference: tuple[float, float],
     ranking: str = "eps_net",
+    metric: str = "accuracy",
 ) -> dict[str, Any]:
     """MOASHA's decisions replayed on a ``record`` study's dev curves, trial by trial in order.
 
@@ -124,16 +128,19 @@ def replay(
     points whatever was stopped (seen: the record and MOASHA studies of the same seed ran the
     same 16 points), so a replay predicts which trials a MOASHA study at rung ``step`` would stop,
     its distillation steps and its front. It is checked against a real MOASHA run where one ran.
+    ``metric`` is the rung's score (``accuracy``, or ``nll`` from ``rung_curve_nll``).
     """
     recorded: list[tuple[float, float]] = []
     steps, kept, pruned = 0, [], []
     for trial in sorted(trials, key=lambda t: t.number):
-        curve, rung = trial.user_attrs.get("rung_curve") or {}, trial.user_attrs.get("rung") or {}
-        accuracy = curve.get(str(step), rung.get("accuracy") if rung.get("step") == step else None)
+        curve = trial.user_attrs.get(CURVE_ATTRS[metric]) or {}
+        rung = trial.user_attrs.get("rung") or {}
+        value = curve.get(str(step), rung.get(metric) if rung.get("step") == step else None)
         final = trial.user_attrs.get("accuracy")
-        if trial.state.name != "COMPLETE" or accuracy is None or final is None:
+        score = None if value is None else rung_score({metric: value}, metric)
+        if trial.state.name != "COMPLETE" or score is None or final is None:
             continue
-        point = (-float(accuracy), float(rung.get("size", trial.user_attrs.get("ratio", 1.0))))
+        point = (score, float(rung.get("size", trial.user_attrs.get("ratio", 1.0))))
         go_on = promote(point, recorded, reduction_factor, min_trials, ranking)
         recorded.append(point)
         if go_on:
@@ -146,6 +153,7 @@ def replay(
         "rung": step,
         "reduction_factor": reduction_factor,
         "ranking": ranking,
+        "metric": metric,
         "pruned": pruned,
         "distill_steps": steps,
         "hypervolume": hypervolume_2d(kept, reference),
@@ -161,6 +169,7 @@ def _trial_row(trial: Any) -> dict[str, Any]:
         "params": dict(trial.params),
         "rung": attrs.get("rung"),
         "rung_curve": attrs.get("rung_curve"),
+        "rung_curve_nll": attrs.get("rung_curve_nll"),
         "accuracy": attrs.get("accuracy"),
         "ratio": attrs.get("ratio"),
     }
@@ -189,6 +198,13 @@ def main(argv: list[str] | None = None) -> int:
         default="eps_net",
         choices=RANKINGS,
         help="the MOASHA study's rung order (replays show both)",
+    )
+    parser.add_argument(
+        "--metric",
+        default="accuracy",
+        choices=METRICS,
+        help="the MOASHA study's rung score, and the curve 'auto' places the rung on "
+        "(replays show both)",
     )
     parser.add_argument("--target-range", nargs=2, default=["2.5x", "10x"])
     parser.add_argument("--sampler", default="tpe")
@@ -242,19 +258,31 @@ def main(argv: list[str] | None = None) -> int:
         numbers["spearman"] = None if math.isnan(report.spearman) else report.spearman
         numbers["spearman_n"] = report.n
         numbers["spearman_line"] = report.line()
-        curve = curve_report(trials)
+        curves = {metric: curve_report(trials, metric) for metric in METRICS}
+        curve = curves[args.metric]
         numbers["rung"] = rung
-        numbers["curve"] = {
-            str(k): [n, None if math.isnan(r) else r] for k, (n, r) in curve.items()
-        }
-        for step, (n, rho) in curve.items():
-            print(f"  dev curve at step {step}: {n} trials, Spearman rho = {rho:.3f}", flush=True)
+        for metric, one in curves.items():
+            numbers["curve" if metric == "accuracy" else f"curve_{metric}"] = {
+                str(k): [n, None if math.isnan(r) else r] for k, (n, r) in one.items()
+            }
+            for step, (n, rho) in one.items():
+                print(
+                    f"  dev {metric} curve at step {step}: {n} trials, Spearman rho = {rho:.3f}",
+                    flush=True,
+                )
         if arm == "record":
             base_steps, base_hv = numbers["distill_steps"], numbers["hypervolume"]
             numbers["replays"] = []
             numbers["trials"] = [_trial_row(t) for t in trials]
+            arms = [
+                (m, k, f)
+                for m in METRICS
+                if curves[m] or m == "accuracy"
+                for k in RANKINGS
+                for f in (2.0, 3.0, 4.0, 6.0)
+            ]
             for step in sorted(set(curve) | {rung}):
-                for ranking, factor in [(k, f) for k in RANKINGS for f in (2.0, 3.0, 4.0)]:
+                for metric, ranking, factor in arms:
                     r = replay(
                         trials,
                         step,
@@ -263,12 +291,13 @@ def main(argv: list[str] | None = None) -> int:
                         total_steps,
                         (-majority, high),
                         ranking,
+                        metric,
                     )
                     r["saving_steps"] = 1 - r["distill_steps"] / max(base_steps, 1)
                     r["hypervolume_ratio"] = r["hypervolume"] / max(base_hv, 1e-12)
                     numbers["replays"].append(r)
                     print(
-                        f"  replay: rung {step}, {ranking}, reduction {factor:g}: stops "
+                        f"  replay: rung {step}, {metric}, {ranking}, reduction {factor:g}: stops "
                         f"{len(r['pruned'])}, "
                         f"saves {100 * r['saving_steps']:.1f}% of the steps, hypervolume "
                         f"{100 * r['hypervolume_ratio']:.1f}%",
@@ -277,7 +306,11 @@ def main(argv: list[str] | None = None) -> int:
         if arm == "record" and auto:
             good = earliest_good_step(curve)
             rung = good if good is not None else max(curve, default=rung)
-            print(f"  MOASHA's rung: step {rung} (earliest with rho >= 0.6: {good})", flush=True)
+            print(
+                f"  MOASHA's rung: step {rung} (earliest with rho >= 0.6 on the {args.metric} "
+                f"curve: {good})",
+                flush=True,
+            )
         results[arm] = numbers
         print(
             f"{study.name}: {numbers['states']}, {numbers['distill_steps']} distillation steps, "

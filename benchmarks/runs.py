@@ -17,7 +17,7 @@ import platform
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -241,7 +241,11 @@ def _ask_new(
 
 
 def _execute(
-    bench: Bench, point: Point, job: Job, seed: int, on_curve: Callable[[int, float], None]
+    bench: Bench,
+    point: Point,
+    job: Job,
+    seed: int,
+    on_curve: Callable[[int, Mapping[str, float]], None],
 ) -> dict[str, Any]:
     """One engine run (``compress_job``) for ``point``; its metrics."""
     import torch
@@ -274,11 +278,11 @@ def _execute(
             shutil.rmtree(out, ignore_errors=True)
 
 
-def _recorder(curve: list[list[float]]) -> Callable[[int, float], None]:
+def _recorder(curve: list[list[float]]) -> Callable[[int, Mapping[str, float]], None]:
     """A step callback that appends (step, dev accuracy) to ``curve``."""
 
-    def record(step: int, accuracy: float) -> None:
-        curve.append([step, accuracy])
+    def record(step: int, scores: Mapping[str, float]) -> None:
+        curve.append([step, scores["accuracy"]])
 
     return record
 

@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 _MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-_SUPPORTED_METRICS = frozenset({"accuracy", "f1"})
+_SUPPORTED_METRICS = frozenset({"accuracy", "f1", "nll"})
 
 
 def _inputs(batch: Mapping[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
@@ -93,7 +93,8 @@ def evaluate(
     metrics: Sequence[str],
     device: torch.device,
 ) -> dict[str, float]:
-    """``{"accuracy": ...}`` plus ``"f1"`` (binary, class 1) when asked, over ``loader``.
+    """``{"accuracy": ...}`` plus ``"f1"`` (binary, class 1) and ``"nll"`` (the mean negative
+    log-likelihood of the gold labels, in nats) when asked, over ``loader``.
 
     The loader's batches must carry ``labels``. Runs in eval mode under ``inference_mode``; the
     model's previous train/eval mode is restored afterwards.
@@ -115,7 +116,7 @@ def evaluate_predictions(
     """
     unknown = set(metrics) - _SUPPORTED_METRICS
     if unknown:
-        raise ValueError(f"unknown metrics {sorted(unknown)}: use accuracy, f1")
+        raise ValueError(f"unknown metrics {sorted(unknown)}: use accuracy, f1, nll")
     logits, labels = _logits_and_labels(model, loader, device, attention)
     if len(labels) != len(logits):
         raise ValueError("every batch of the loader must carry 'labels'")
@@ -123,6 +124,8 @@ def evaluate_predictions(
     scores = {"accuracy": float((predictions == labels).float().mean())}
     if "f1" in metrics:
         scores["f1"] = _binary_f1(predictions, labels)
+    if "nll" in metrics:  # continuous where accuracy ties (e.g. every trial at the majority class)
+        scores["nll"] = float(torch.nn.functional.cross_entropy(logits, labels))
     return scores, [int(p) for p in predictions]
 
 

@@ -17,7 +17,7 @@ import copy
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -57,9 +57,10 @@ log = logging.getLogger(__name__)
 IterationCallback = Callable[[int, float, int, float], None]
 """Called after each iteration with (iteration (1-based), dev accuracy, nonzero params, ratio)."""
 
-StepCallback = Callable[[int, float], "bool | None"]
-"""Called every ``eval_every`` training steps with (global step (1-based), dev accuracy);
-returning ``False`` ends the curve (no further dev passes, e.g. after an early-stopping rung)."""
+StepCallback = Callable[[int, Mapping[str, float]], "bool | None"]
+"""Called every ``eval_every`` training steps with (global step (1-based), dev scores: ``accuracy``
+and ``nll``, the gold labels' mean negative log-likelihood); returning ``False`` ends the curve
+(no further dev passes, e.g. after an early-stopping rung)."""
 
 
 @dataclass(frozen=True)
@@ -162,9 +163,9 @@ class StepEvaluator:
         if self.every is None or self.step_callback is None or global_step % self.every:
             return
         started = time.perf_counter()
-        accuracy = evaluate(self.student, self.dev, ("accuracy",), self.device)["accuracy"]
+        scores = evaluate(self.student, self.dev, ("accuracy", "nll"), self.device)
         self.seconds += time.perf_counter() - started
-        if self.step_callback(global_step, accuracy) is False:
+        if self.step_callback(global_step, scores) is False:
             self.every = None  # the caller wants no more dev passes
 
 
@@ -188,7 +189,7 @@ def run_ladabert(
     With ``checkpoint``, the student is saved after each iteration and a saved one resumes.
 
     Each phase distils (or, with ``training.objective = "finetune"``, fine-tunes on the labels);
-    ``step_callback`` gets the dev accuracy every ``training.eval_every`` steps. ``factorizer``
+    ``step_callback`` gets the dev scores every ``training.eval_every`` steps. ``factorizer``
     factorizes dense matrices (plain SVD when None). The last iteration's dev evaluation is kept
     in ``details["_dev"]`` (scores, per-example predictions) so that it is not run twice.
     """

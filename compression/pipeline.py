@@ -65,7 +65,7 @@ def compress_job(
     Loads the task, gets the (cached) teacher, runs the iterative schedule, evaluates dev and test,
     measures latency (batch 1 and 32, 64 tokens) on ``device`` and, with ``out_dir``, saves the
     compressed model there. Keys are those of docs/ARCHITECTURE.md. ``step_callback`` receives
-    the dev accuracy every ``training.eval_every`` steps. ``trainer`` replaces the LadaBERT
+    the dev scores (``accuracy``, ``nll``) every ``training.eval_every`` steps. ``trainer`` replaces the LadaBERT
     schedule (``ratios`` is then only recorded); its ``RunResult.details`` join the metrics.
     ``score_test=False`` skips the test set (a search that selects on dev and reports test only
     for the trials it shows): ``test_accuracy`` and ``retained`` are then absent. The per-example

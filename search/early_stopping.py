@@ -8,10 +8,11 @@ Study file::
       reduction_factor: 3     # about 1 in 3 continues past the rung
       min_trials: 2           # trials at the rung before any is stopped (the first always goes on)
       ranking: eps_net        # or "front": only trials on a dominated front can be stopped
+      metric: accuracy        # or "nll": rank by dev negative log-likelihood (never tied)
 
 At step ``rung`` (counted over all iterations: iteration ``k`` of ``steps`` steps covers steps
 ``(k-1)*steps+1 .. k*steps``) a trial scores dev and stores a **rung record** as its own user
-attribute ``rung`` (``{"step", "accuracy", "size"}``). It then reads the rung records of every
+attribute ``rung`` (``{"step", "accuracy", "nll", "size"}``). It then reads the rung records of every
 trial of the study (any state, any worker, any earlier run of the study: the database is the
 shared rung, so many Ray workers and many ``ladasearch search`` processes rank against the same
 records) and applies MOASHA's rule (:func:`~ladasearch.search.pareto_rank.promote`) to
@@ -20,11 +21,13 @@ by an epsilon-net (``ranking: eps_net``, Syne Tune's MOASHA), the trial going on
 the top ``1 / reduction_factor``; ``ranking: front`` only stops trials on a dominated front. ``size`` is the ratio the trial's ratios predict (eq. 7; the
 sampled target when no prediction is known): the size a trial will end at is known when it
 starts, and its latency is measured only at the end, so a latency objective is ranked by size
-too. A trial that loses stops at once (:class:`RungStopped`); the searcher stores it PRUNED with
+too. ``metric: nll`` ranks by the dev negative log-likelihood of the gold labels instead of
+dev accuracy (lower is better): early in training many students still predict the majority
+class for every example, tied in accuracy, while their likelihoods already differ. A trial that loses stops at once (:class:`RungStopped`); the searcher stores it PRUNED with
 its last values (``rung``, ``last_values``, ``pruned_at_step``), never on the front.
 
 A rung on an iteration boundary (a multiple of ``trial.steps``) reuses that iteration's dev
-pass; any other rung costs one dev pass. Where to put the rung: where its ranking predicts the
+pass (``metric: accuracy``); any other rung costs one dev pass. Where to put the rung: where its ranking predicts the
 final one. ``python -m ladasearch.search.rung_report STUDY --storage URL`` prints the Spearman
 correlation between rung and final dev accuracy over the study's COMPLETE trials, and for every
 step of the dev curve a ``method: record`` study measures (the rung and each multiple of it
@@ -44,6 +47,7 @@ from ladasearch.search.pareto_rank import RANKINGS, promote
 
 __all__ = [
     "METHODS",
+    "METRICS",
     "EarlyStopping",
     "RungGate",
     "RungStopped",
@@ -53,8 +57,10 @@ __all__ = [
 ]
 
 METHODS = ("moasha", "record")
+METRICS = ("accuracy", "nll")
 RUNG_ATTR = "rung"
 CURVE_ATTR = "rung_curve"
+CURVE_NLL_ATTR = "rung_curve_nll"
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,7 @@ class EarlyStopping:
     reduction_factor: float = 3.0
     min_trials: int = 2
     ranking: str = "eps_net"
+    metric: str = "accuracy"
 
     @property
     def stops(self) -> bool:
@@ -73,7 +80,10 @@ class EarlyStopping:
         return self.method == "moasha"
 
     def iteration_of(self, steps: int) -> int | None:
-        """The iteration whose end is the rung (its dev pass is reused), or None (mid-iteration)."""
+        """The iteration whose end is the rung (its dev pass is reused), or None (mid-iteration,
+        or ``metric: nll``, which the iteration's dev pass does not score)."""
+        if self.metric != "accuracy":
+            return None
         return self.rung // steps if steps > 0 and self.rung % steps == 0 else None
 
 
@@ -97,7 +107,7 @@ def parse_early_stopping(
 
     Accepts ``early_stopping: moasha`` (the defaults; the rung at a quarter of the trial's
     steps) or a mapping of ``method``, ``rung``, ``reduction_factor``, ``min_trials``,
-    ``ranking``. ``total_steps`` is ``trial.iterations * trial.steps``.
+    ``ranking``, ``metric``. ``total_steps`` is ``trial.iterations * trial.steps``.
     """
     raw = data.get("early_stopping")
     if raw is None or raw == "none":
@@ -106,7 +116,7 @@ def parse_early_stopping(
         raw = {"method": raw}
     if not isinstance(raw, Mapping):
         raise fail("early_stopping", f"must be moasha, record, none or a mapping, got {raw!r}")
-    keys = ("method", "rung", "reduction_factor", "min_trials", "ranking")
+    keys = ("method", "rung", "reduction_factor", "min_trials", "ranking", "metric")
     unknown = sorted(set(raw) - set(keys))
     if unknown:
         raise fail(
@@ -133,7 +143,12 @@ def parse_early_stopping(
         raise fail(
             "early_stopping.ranking", f"must be one of {', '.join(RANKINGS)}, got {ranking!r}"
         )
-    return EarlyStopping(str(method), int(rung), float(factor), int(least), str(ranking))
+    metric = raw.get("metric", "accuracy")
+    if metric not in METRICS:
+        raise fail("early_stopping.metric", f"must be one of {', '.join(METRICS)}, got {metric!r}")
+    return EarlyStopping(
+        str(method), int(rung), float(factor), int(least), str(ranking), str(metric)
+    )
 
 
 def with_early_stopping(
@@ -157,10 +172,22 @@ def with_early_stopping(
     return dataclasses.replace(study, early_stopping=stopping)
 
 
+def rung_score(scores: Mapping[str, Any], metric: str = "accuracy") -> float | None:
+    """The minimised rung score of dev ``scores``: ``-accuracy``, or ``nll``; None when absent."""
+    value = scores.get(metric)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return -float(value) if metric == "accuracy" else float(value)
+
+
 def rung_points(
-    attrs_of_trials: Sequence[Mapping[str, Any]], step: int, exclude: int | None = None
+    attrs_of_trials: Sequence[Mapping[str, Any]],
+    step: int,
+    exclude: int | None = None,
+    metric: str = "accuracy",
 ) -> list[tuple[float, float]]:
-    """(-accuracy, size) of every rung record at ``step`` (minimised), ``exclude`` left out.
+    """(score, size) of every rung record at ``step`` (both minimised; the score is
+    :func:`rung_score`), ``exclude`` left out.
 
     ``attrs_of_trials`` holds each trial's user attributes plus ``_number``.
     """
@@ -171,11 +198,11 @@ def rung_points(
             continue
         if record.get("step") != step:
             continue
-        accuracy, size = record.get("accuracy"), record.get("size")
-        if not (isinstance(accuracy, (int, float)) and isinstance(size, (int, float))):
+        score, size = rung_score(record, metric), record.get("size")
+        if score is None or isinstance(size, bool) or not isinstance(size, (int, float)):
             continue
-        if math.isfinite(accuracy) and math.isfinite(size):
-            points.append((-float(accuracy), float(size)))
+        if math.isfinite(size):
+            points.append((score, float(size)))
     return points
 
 
@@ -202,32 +229,45 @@ class RungGate:
         self.set_attr = set_attr
         self.passed = False
         self.curve: dict[str, float] = {}
+        self.curve_nll: dict[str, float] = {}
 
     def _recorded(self) -> list[tuple[float, float]]:
         study_id = self.storage.get_study_id_from_name(self.study_name)
         trials = self.storage.get_all_trials(study_id, deepcopy=False)
         attrs = [{**t.user_attrs, "_number": t.number} for t in trials]
-        return rung_points(attrs, self.settings.rung, exclude=self.number)
+        return rung_points(attrs, self.settings.rung, self.number, self.settings.metric)
 
-    def observe(self, step: int, accuracy: float) -> None:
-        """Add a point of the trial's dev curve (``method: record``): user attribute ``rung_curve``.
+    def observe(self, step: int, scores: Mapping[str, float]) -> None:
+        """Add a point of the trial's dev curves (``method: record``): user attributes
+        ``rung_curve`` (accuracy) and ``rung_curve_nll`` (when ``scores`` has ``nll``).
 
-        ``rung_report`` ranks each step of the curve against the final accuracy, to place the rung.
+        ``rung_report`` ranks each step of a curve against the final accuracy, to place the rung.
         """
-        self.curve[str(step)] = accuracy
+        self.curve[str(step)] = float(scores["accuracy"])
         self.set_attr(CURVE_ATTR, dict(self.curve))
+        if "nll" in scores:
+            self.curve_nll[str(step)] = float(scores["nll"])
+            self.set_attr(CURVE_NLL_ATTR, dict(self.curve_nll))
 
-    def check(self, step: int, accuracy: float) -> None:
-        """At ``step == rung``: record, rank, and raise :class:`RungStopped` if the trial loses."""
+    def check(self, step: int, scores: Mapping[str, float]) -> None:
+        """At ``step == rung``: record, rank, and raise :class:`RungStopped` if the trial loses.
+
+        ``scores`` holds the dev ``accuracy`` and, for ``metric: nll``, the dev ``nll``.
+        """
         if self.passed or step != self.settings.rung:
             return
         self.passed = True
-        recorded = self._recorded()  # before writing ours: the records of the others
-        self.set_attr(RUNG_ATTR, {"step": step, "accuracy": accuracy, "size": self.size})
         s = self.settings
-        keep = promote(
-            (-accuracy, self.size), recorded, s.reduction_factor, s.min_trials, s.ranking
-        )
+        score = rung_score(scores, s.metric)
+        if score is None:
+            raise ValueError(f"the rung ranks by {s.metric}, which the dev pass did not score")
+        recorded = self._recorded()  # before writing ours: the records of the others
+        accuracy = float(scores["accuracy"])
+        record = {"step": step, "accuracy": accuracy, "size": self.size}
+        if "nll" in scores:
+            record["nll"] = float(scores["nll"])
+        self.set_attr(RUNG_ATTR, record)
+        keep = promote((score, self.size), recorded, s.reduction_factor, s.min_trials, s.ranking)
         self.set_attr("rung_decision", "continue" if keep or not s.stops else "stop")
         if s.stops and not keep:
             raise RungStopped(step, accuracy, self.size)

@@ -109,18 +109,24 @@ def rung_report(trials: Sequence[Any], study: str = "") -> RungReport:
     return RungReport(study, step, len(pairs), rho, tuple(pairs))
 
 
-def curve_report(trials: Sequence[Any]) -> dict[int, tuple[int, float]]:
+CURVE_ATTRS = {"accuracy": "rung_curve", "nll": "rung_curve_nll"}
+
+
+def curve_report(trials: Sequence[Any], metric: str = "accuracy") -> dict[int, tuple[int, float]]:
     """Step -> (n, Spearman rho vs final dev accuracy) over the dev curves of ``method: record``
-    studies (``rung_curve``), COMPLETE trials only."""
+    studies (``rung_curve``; ``metric="nll"``: ``rung_curve_nll``, negated so that a positive rho
+    means the lower likelihood loss ends more accurate), COMPLETE trials only."""
     by_step: dict[int, list[tuple[float, float]]] = {}
+    sign = -1.0 if metric == "nll" else 1.0
     for trial in trials:
-        curve, final = trial.user_attrs.get("rung_curve"), trial.user_attrs.get("accuracy")
+        curve = trial.user_attrs.get(CURVE_ATTRS[metric])
+        final = trial.user_attrs.get("accuracy")
         if trial.state.name != "COMPLETE" or not isinstance(curve, dict):
             continue
         if not isinstance(final, (int, float)):
             continue
         for step, accuracy in curve.items():
-            by_step.setdefault(int(step), []).append((float(accuracy), float(final)))
+            by_step.setdefault(int(step), []).append((sign * float(accuracy), float(final)))
     return {
         step: (len(pairs), spearman([p[0] for p in pairs], [p[1] for p in pairs]))
         for step, pairs in sorted(by_step.items())
@@ -156,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise LadaError(f"no study named {name!r} in the database") from exc
             report = rung_report(study.get_trials(deepcopy=False), name)
             curve = curve_report(study.get_trials(deepcopy=False))
+            curve_nll = curve_report(study.get_trials(deepcopy=False), "nll")
             if args.json:
                 data = asdict(report)
                 data["spearman"] = None if math.isnan(report.spearman) else report.spearman
@@ -165,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
                     for k, (n, r) in curve.items()
                 }
                 data["earliest_good_step"] = earliest_good_step(curve)
+                data["curve_nll"] = {
+                    str(k): {"n": n, "spearman": None if math.isnan(r) else r}
+                    for k, (n, r) in curve_nll.items()
+                }
+                data["earliest_good_step_nll"] = earliest_good_step(curve_nll)
                 print(json.dumps(data))
             else:
                 print(report.line())
@@ -173,6 +185,12 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  dev curve at step {step}: {n} trials, rho = {shown}")
                 if curve:
                     print(f"  earliest step with rho >= {GOOD_RHO}: {earliest_good_step(curve)}")
+                for step, (n, rho) in curve_nll.items():
+                    shown = "n/a" if math.isnan(rho) else f"{rho:.3f}"
+                    print(f"  dev nll curve at step {step}: {n} trials, rho(-nll) = {shown}")
+                if curve_nll:
+                    good = earliest_good_step(curve_nll)
+                    print(f"  earliest step with rho(-nll) >= {GOOD_RHO} (metric: nll): {good}")
     except LadaError as exc:
         print(f"rung_report: error: {exc}", file=sys.stderr)
         return 2

@@ -20,6 +20,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,11 +166,11 @@ def _rung_gate(
         return gate, iteration, None
     total = context.trial.iterations * context.trial.steps
 
-    def on_step(step: int, accuracy: float) -> bool:
-        gate.check(step, accuracy)
+    def on_step(step: int, scores: Mapping[str, float]) -> bool:
+        gate.check(step, scores)
         if settings.stops:
             return step < settings.rung  # past the rung: no more dev passes
-        gate.observe(step, accuracy)  # record: the curve at each multiple of the rung
+        gate.observe(step, scores)  # record: the curves at each multiple of the rung
         return step + settings.rung < total  # the last multiple before the end
 
     return gate, None, on_step
@@ -226,7 +227,7 @@ def run_trial(config: dict[str, Any], context: TrialContext) -> None:
             )
             record.set("history", history)
             if gate is not None and iteration == rung_iteration:
-                gate.check(gate.settings.rung, accuracy)  # RungStopped when it loses
+                gate.check(gate.settings.rung, {"accuracy": accuracy})  # RungStopped: lost
             if iteration < settings.iterations:  # the last one is reported with the final metrics
                 tune.report(
                     {

@@ -71,7 +71,7 @@ def test_finetune_objective_lowers_cross_entropy(eager_bert, task_and_tokenizer)
 
 def test_step_callback_every_eval_every_steps(eager_bert, task_and_tokenizer) -> None:  # type: ignore[no-untyped-def]
     task, tokenizer = task_and_tokenizer
-    seen: list[tuple[int, float]] = []
+    seen: list[tuple[int, dict[str, float]]] = []
     training = TrainingSettings(iterations=2, steps=3, batch_size=16, max_length=16, eval_every=2)
     result = run_ladabert(
         eager_bert,
@@ -80,10 +80,11 @@ def test_step_callback_every_eval_every_steps(eager_bert, task_and_tokenizer) ->
         Ratios(0.8, 0.8, 0.8),
         training,
         device=torch.device("cpu"),
-        step_callback=lambda step, accuracy: seen.append((step, accuracy)),
+        step_callback=lambda step, scores: seen.append((step, scores)),
     )
     assert [step for step, _ in seen] == [2, 4, 6]
-    assert all(0.0 <= accuracy <= 1.0 for _, accuracy in seen)
+    assert all(0.0 <= scores["accuracy"] <= 1.0 for _, scores in seen)
+    assert all(scores["nll"] > 0.0 for _, scores in seen)  # a continuous score beside accuracy
     assert len(result.history) == 2
 
 

@@ -99,6 +99,7 @@ def test_spearman() -> None:
         ({"min_trials": 0}, "early_stopping.min_trials must be a positive integer"),
         ({"grace": 1}, "early_stopping.grace is not a key of early_stopping"),
         ({"ranking": "nsga"}, "early_stopping.ranking must be one of eps_net, front"),
+        ({"metric": "f1"}, "early_stopping.metric must be one of accuracy, nll, got 'f1'"),
         (3, "early_stopping must be moasha, record, none or a mapping, got 3"),
     ],
 )
@@ -119,6 +120,16 @@ def test_early_stopping_parses_and_replaces_the_default_asha() -> None:
     )
     assert fixed.scheduler == "none" and fixed.early_stopping is not None
     assert fixed.early_stopping.iteration_of(100) == 1
+    by_nll = parse_study(
+        {
+            "name": "f",
+            "target": "5x",
+            "trial": trial,
+            "early_stopping": {"rung": 100, "metric": "nll"},
+        }
+    ).early_stopping
+    assert by_nll is not None and by_nll.metric == "nll"
+    assert by_nll.iteration_of(100) is None  # the iteration's dev pass scores no nll: own pass
     with pytest.raises(StudyFileError, match="and scheduler: asha exclude each other"):
         parse_study({"name": "f", "target": "5x", "scheduler": "asha", "early_stopping": "moasha"})
     assert parse_study({**PARETO, "early_stopping": "none"}).early_stopping is None
@@ -152,26 +163,26 @@ def test_rung_gate_ranks_against_the_records_in_the_database(tmp_path: Path) -> 
 
     # records at the rung: (0.8, 0.1) front 0, (0.7, 0.2) front 1, (0.6, 0.3) front 2
     second, trial = gate_for(0.25)  # (0.75, 0.25): front 1, 1 of 4 better <= 1/3: continues
-    second.check(5, 0.75)
+    second.check(5, {"accuracy": 0.75})
     assert storage.get_trial(trial._trial_id).user_attrs["rung_decision"] == "continue"
     gate, trial = gate_for(0.35)  # (0.55, 0.35): all 4 others better (4/5 > 1/3): stops
-    gate.check(4, 0.55)  # not the rung's step: nothing happens
+    gate.check(4, {"accuracy": 0.55})  # not the rung's step: nothing happens
     with pytest.raises(RungStopped) as stopped:
-        gate.check(5, 0.55)
+        gate.check(5, {"accuracy": 0.55})
     assert stopped.value.step == 5 and stopped.value.accuracy == 0.55
     stored = storage.get_trial(trial._trial_id).user_attrs
     assert stored["rung"] == {"step": 5, "accuracy": 0.55, "size": 0.35}
     assert stored["rung_decision"] == "stop"
-    gate.check(5, 0.55)  # a gate decides once
+    gate.check(5, {"accuracy": 0.55})  # a gate decides once
 
     winner, trial = gate_for(0.05)  # the smallest of all: on the front, continues
-    winner.check(5, 0.5)
+    winner.check(5, {"accuracy": 0.5})
     assert storage.get_trial(trial._trial_id).user_attrs["rung_decision"] == "continue"
 
     recorder = RungGate(
         EarlyStopping("record", 5, 3, 2), storage, "rungs", study.ask().number, 0.9, lambda *a: None
     )
-    recorder.check(5, 0.0)  # dominated by everything, but "record" stops nobody
+    recorder.check(5, {"accuracy": 0.0})  # dominated by everything, but "record" stops nobody
 
 
 def test_rung_report_and_its_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -238,9 +249,9 @@ def test_a_record_study_places_the_rung_on_its_dev_curve(tmp_path: Path) -> None
         gate = RungGate(
             EarlyStopping("record", 10, 3, 2), storage, "c", trial.number, 0.2, trial.set_user_attr
         )
-        gate.check(10, first)
-        gate.observe(10, first)
-        gate.observe(20, final - 0.1)
+        gate.check(10, {"accuracy": first})
+        gate.observe(10, {"accuracy": first})
+        gate.observe(20, {"accuracy": final - 0.1})
         trial.set_user_attr("accuracy", final)
         study.tell(trial, final)
     curve = curve_report(study.get_trials())
@@ -248,3 +259,47 @@ def test_a_record_study_places_the_rung_on_its_dev_curve(tmp_path: Path) -> None
     assert curve[20] == (4, pytest.approx(1.0))
     assert earliest_good_step(curve) == 20
     assert earliest_good_step({10: (4, 0.2)}) is None
+
+
+def test_rung_ranked_by_nll_breaks_what_accuracy_ties(tmp_path: Path) -> None:
+    """Three earlier trials all at the majority class at the rung, same size: accuracy cannot
+    tell a new one from them; by dev nll the one below them all goes on, the one above stops."""
+    storage = open_storage(f"sqlite:///{tmp_path / 'nll.db'}")
+    study = optuna.create_study(study_name="n", storage=storage, directions=["maximize"])
+    for nll in (0.60, 0.65, 0.70):
+        record = {"step": 5, "accuracy": 0.58, "nll": nll, "size": 0.2}
+        study.add_trial(create_trial(value=0.7, user_attrs={"rung": record}))
+    settings = EarlyStopping("moasha", 5, 3, 2, metric="nll")
+    for nll, stops in ((0.55, False), (0.80, True)):
+        trial = study.ask()
+        gate = RungGate(settings, storage, "n", trial.number, 0.2, trial.set_user_attr)
+        scores = {"accuracy": 0.58, "nll": nll}
+        if stops:
+            with pytest.raises(RungStopped):
+                gate.check(5, scores)
+        else:
+            gate.check(5, scores)
+        stored = storage.get_trial(trial._trial_id).user_attrs
+        assert stored["rung"] == {"step": 5, "accuracy": 0.58, "nll": nll, "size": 0.2}
+        assert stored["rung_decision"] == ("stop" if stops else "continue")
+        study.tell(trial, state=TrialState.FAIL)
+    with pytest.raises(ValueError, match="the rung ranks by nll"):
+        trial = study.ask()
+        RungGate(settings, storage, "n", trial.number, 0.2, trial.set_user_attr).check(
+            5, {"accuracy": 0.58}
+        )
+
+
+def test_the_nll_curve_is_ranked_lower_is_better(tmp_path: Path) -> None:
+    storage = open_storage(f"sqlite:///{tmp_path / 'nllcurve.db'}")
+    study = optuna.create_study(study_name="c", storage=storage, directions=["maximize"])
+    for final, nll in zip([0.60, 0.70, 0.80, 0.90], [0.69, 0.65, 0.60, 0.50], strict=True):
+        trial = study.ask()
+        gate = RungGate(
+            EarlyStopping("record", 10, 3, 2), storage, "c", trial.number, 0.2, trial.set_user_attr
+        )
+        gate.observe(10, {"accuracy": 0.58, "nll": nll})  # accuracy tied, nll not
+        trial.set_user_attr("accuracy", final)
+        study.tell(trial, final)
+    assert math.isnan(curve_report(study.get_trials())[10][1])  # no spread in accuracy
+    assert curve_report(study.get_trials(), "nll")[10] == (4, pytest.approx(1.0))
