@@ -8,6 +8,7 @@ out when they are missing.
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from benchmarks.pair_tables import (
     truncation_table,
 )
 from benchmarks.pair_teacher import bench_table, teacher_table
+from benchmarks.seeded_report import ladabert_retention
 
 __all__ = ["majority_line", "pair_section", "relation_section"]
 
@@ -139,17 +141,50 @@ def relation_section(folder: Path) -> list[str]:
             else ["No other recipe ran on the seeds of the default (CPU time).", ""]
         )
     if bench:
-        first = bench[0]
+        lines += _retention_lines(bench)
+    return [*lines, *_COMMANDS]
+
+
+def _retention_lines(bench: list[dict[str, Any]]) -> list[str]:
+    """The retention paragraph and table; rt's retention beside when the runs used the balanced
+    points at the quality table's budget (the same points, budget and model)."""
+    first = bench[0]
+    balanced = all(r.get("ratio_source") == "balanced" for r in bench)
+    where = (
+        "at each factor's balanced point (P_embd = H, P_svd = P_weight = sqrt(H), eq. 7), as rt's "
+        "quality table (section 'Current engine') runs LadaBERT"
+        if balanced
+        else "at the ratios the search found on rt (section 1)"
+    )
+    same_budget = balanced and first["budget"].startswith("2 iterations x 100 steps")
+    reference = ladabert_retention() if same_budget else None
+    seeds = sorted({int(r["seed"]) for r in bench})
+    lines = [
+        f"Retention on `{first['task']}` (teacher recipe `{first.get('teacher_recipe')}`, its "
+        f"seed 0; student seeds {', '.join(map(str, seeds))}) {where}, {first['budget']}, on "
+        f"{first['device']}; the majority class beside teacher and student"
+        + (
+            "; rt's retention at the same points and budget beside (its 3 seeds, from "
+            "`benchmarks/results/seeded/`):"
+            if reference
+            else ":"
+        ),
+        "",
+        *retention_table(bench, reference or None),
+        "",
+    ]
+    if reference:
+        shared = sorted({float(r["factor"]) for r in bench} & set(reference))
+        gaps = [
+            f"{f:g}x {100 * (statistics.fmean(r['retained'] for r in bench if r['factor'] == f) - reference[f]):+.1f}"
+            for f in shared
+        ]
         lines += [
-            f"Retention on `{first['task']}` (teacher recipe `{first.get('teacher_recipe')}`, "
-            f"its seed 0) at the ratios the search found on rt (section 1), {first['budget']} "
-            "(the cpu profile's per-trial budget is 2 x 100), on "
-            f"{first['device']}; the majority class beside teacher and student:",
-            "",
-            *retention_table(bench),
+            f"Retained share, `{first['task']}` minus rt, in points (positive: `{first['task']}` "
+            f"keeps more of its teacher): {', '.join(gaps)}.",
             "",
         ]
-    return [*lines, *_COMMANDS]
+    return lines
 
 
 _COMMANDS = [
@@ -162,8 +197,9 @@ _COMMANDS = [
     "--tasks claim continuation negation polarity paraphrase film",
     "python -m benchmarks.pair_teacher --data DIR --out R --device cpu --workers 1 "
     "--tasks claim --recipes epochs --seeds S --bench-tasks   # S = 0, 1, 2; balanced likewise",
-    "python -m benchmarks.pair_teacher --data DIR --out R --device cpu --workers 1 "
-    "--tasks --bench-tasks claim --bench-recipe epochs --bench-steps 25",
+    "python -m benchmarks.pair_teacher --data DIR --out R --device cpu --workers 2 --tasks "
+    "--bench-tasks claim --bench-recipe epochs --bench-steps 100 --bench-ratios balanced "
+    "--bench-seeds 0 1 2",
     "python -m benchmarks.run --cpu --report-only   # renders this section",
     "```",
     "",

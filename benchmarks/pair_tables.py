@@ -8,10 +8,10 @@ JSON lines that :mod:`benchmarks.pair_learnable` (``learnable.jsonl``) and
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ladasearch.stats import mcnemar_exact
+from ladasearch.stats import ALPHA, mcnemar_exact, mcnemar_one_sided
 
 __all__ = ["learnable_table", "recipe_comparison", "retention_table", "truncation_table"]
 
@@ -77,18 +77,24 @@ def recipe_comparison(rows: Sequence[dict[str, Any]], reference: str = "epochs")
     return lines
 
 
-def retention_table(rows: Sequence[dict[str, Any]]) -> list[str]:
+def retention_table(
+    rows: Sequence[dict[str, Any]], reference: Mapping[float, float] | None = None
+) -> list[str]:
     """Per task and ratio (mean over the seeds that ran): student, teacher and majority class
-    on dev and test, and the retained share of the teacher's test accuracy; a student that
-    scores exactly the majority shares on both splits is marked ``(= majority)``."""
+    on dev and test, the retained share of the teacher's test accuracy, and whether the students
+    beat the majority class (one-sided exact McNemar on the same test examples, pooled over
+    seeds); a student that scores exactly the majority shares on both splits is marked
+    ``(= majority)``. ``reference`` maps a factor to rt's retained share at the same points and
+    budget, shown beside (BENCHMARKS.md's quality table)."""
     groups: dict[tuple[str, float], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault((row["task"], float(row["factor"])), []).append(row)
+    rt_head = " | rt retained (test) %" if reference is not None else ""
     lines = [
         "| task | ratio | seeds | student dev % | teacher dev % | majority dev % "
-        "| student test % | teacher test % | majority test % | retained (test) % "
-        "| measured ratio |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| student test % | teacher test % | majority test % | student > majority (test) "
+        f"| retained (test) %{rt_head} | measured ratio |",
+        "| --- " * (12 + (reference is not None)) + "|",
     ]
 
     def mean(group: list[dict[str, Any]], key: str) -> float | None:
@@ -104,15 +110,26 @@ def retention_table(rows: Sequence[dict[str, Any]]) -> list[str]:
             for r in group
         )
 
+    def above_majority(group: list[dict[str, Any]]) -> str:
+        checks = [r["student_majority"] for r in group if "student_majority" in r]
+        if len(checks) < len(group):
+            return "-"
+        p = mcnemar_one_sided(sum(c["wins"] for c in checks), sum(c["losses"] for c in checks))
+        return f"{'yes' if p < ALPHA else 'no'} (p={p:.2g})"
+
     for (task, factor), group in sorted(groups.items()):
         mark = " (= majority)" if collapsed(group) else ""
+        rt = ""
+        if reference is not None:
+            rt = f" {_pct(reference.get(factor))} |"
         lines.append(
             f"| {task} | {factor:g}x | {len(group)} | {_pct(mean(group, 'dev_accuracy'))}{mark} | "
             f"{_pct(mean(group, 'teacher_dev_accuracy'))} | "
             f"{_pct(mean(group, 'majority_dev_accuracy'))} | "
             f"{_pct(mean(group, 'test_accuracy'))}{mark} | "
             f"{_pct(mean(group, 'teacher_test_accuracy'))} | "
-            f"{_pct(mean(group, 'majority_test_accuracy'))} | {_pct(mean(group, 'retained'))} | "
+            f"{_pct(mean(group, 'majority_test_accuracy'))} | {above_majority(group)} | "
+            f"{_pct(mean(group, 'retained'))} |{rt} "
             f"{mean(group, 'measured_ratio') or 0:.4f} |"
         )
     return lines

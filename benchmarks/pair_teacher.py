@@ -8,8 +8,9 @@
 (task, recipe, seed) and compares it with the majority class on the test split (exact one-sided
 McNemar, :mod:`ladasearch.stats`); part 2 compresses each ``--bench-tasks`` teacher (recipe
 ``epochs``, the default, seed 0) at 2.5x, 5x, 7.5x and 10x with the ratios the constrained-TPE
-search found on
-``rt`` (BENCHMARKS.md section 1) and the benchmark's run budget. Every finished run is one JSON
+search found on ``rt`` (BENCHMARKS.md section 1) and the benchmark's run budget, once per
+``--bench-seeds`` student seed, each student checked against the majority class on the same test
+examples. Every finished run is one JSON
 line in ``OUT/teachers.jsonl`` / ``OUT/bench.jsonl`` (written as it finishes, so an interrupted
 run keeps what it did); the tables are printed at the end and rebuilt by ``--tables-only``.
 Runs go to ``--workers`` processes (several small models share one GPU well).
@@ -115,11 +116,12 @@ def _teacher_job(args: dict[str, Any]) -> dict[str, Any]:
 def _bench_job(args: dict[str, Any]) -> dict[str, Any]:
     import torch
 
-    from ladasearch.compression.evaluate import evaluate
+    from ladasearch.compression.evaluate import evaluate, predict_logits
     from ladasearch.compression.loop import run_ladabert
     from ladasearch.compression.ratios import Ratios
     from ladasearch.compression.schedule import TrainingSettings
     from ladasearch.compression.teacher import get_teacher
+    from ladasearch.stats import majority_check
     from ladasearch.tasks import encode, make_loader
 
     torch.set_num_threads(1)
@@ -134,25 +136,35 @@ def _bench_job(args: dict[str, Any]) -> dict[str, Any]:
     budget = TrainingSettings(
         iterations=2, steps=steps, batch_size=32, learning_rate=2e-4, max_length=MAX_LENGTH
     )
+    if args.get("bench_ratios", "search") == "balanced":
+        from benchmarks.recipes import balanced_ratios
+
+        ratios = balanced_ratios(args["model"], task, args["factor"])
+    else:
+        ratios = Ratios(*BENCH_RATIOS[args["factor"]])
     started = time.perf_counter()
     result = run_ladabert(
         teacher.model,
         teacher.tokenizer,
         task,
-        Ratios(*BENCH_RATIOS[args["factor"]]),
+        ratios,
         budget,
         device=device,
         seed=args["seed"],
     )
     loader = make_loader(encode(task.test, teacher.tokenizer, MAX_LENGTH), 64, shuffle=False)
     test = evaluate(result.student, loader, task.metrics, device)["accuracy"]
+    predictions = predict_logits(result.student, loader, device).argmax(-1)  # (n,)
+    labels = [e.label for e in task.test]
+    student_check = majority_check(predictions.tolist(), labels, [e.label for e in task.train])
     check = teacher.majority_test
     assert check is not None
     return {
         "task": args["task"],
         "factor": args["factor"],
         "seed": args["seed"],
-        "ratios": BENCH_RATIOS[args["factor"]],
+        "ratios": [round(ratios.p_embd, 4), round(ratios.p_svd, 4), round(ratios.p_weight, 4)],
+        "ratio_source": args.get("bench_ratios", "search"),
         "measured_ratio": result.history[-1].ratio,
         "test_accuracy": test,
         "dev_accuracy": result.history[-1].accuracy,
@@ -164,6 +176,9 @@ def _bench_job(args: dict[str, Any]) -> dict[str, Any]:
         "majority_test_accuracy": check.majority_accuracy,
         "teacher_majority_p": check.p_value,
         "retained": test / teacher.test_metrics["accuracy"],
+        "student_majority": student_check.to_dict(),  # the student against the majority class
+        "test_predictions": predictions.tolist(),  # pooled paired tests over student seeds
+        "test_labels": labels,
         "teacher_recipe": args.get("bench_recipe", "epochs"),
         "device": args["device"],
         "seconds": round(time.perf_counter() - started, 1),
@@ -261,6 +276,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--bench-steps", type=int, default=100, help="distillation steps per iteration (part 2)"
     )
+    parser.add_argument(
+        "--bench-ratios",
+        choices=("search", "balanced"),
+        default="search",
+        help="part 2's ratios: those the search found on rt, or each factor's balanced point "
+        "(P_embd = H, P_svd = P_weight = sqrt(H), as BENCHMARKS.md's rt quality table)",
+    )
+    parser.add_argument(
+        "--bench-seeds",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="student seeds of part 2 (the teacher is always the recipe's seed 0)",
+    )
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) // 2))
     parser.add_argument(
         "--cache", type=Path, default=None, help="teacher cache (default OUT/cache)"
@@ -287,10 +316,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 **common,
                 "task": t,
                 "factor": f,
-                "seed": 0,
+                "seed": seed,
                 "bench_recipe": args.bench_recipe,
                 "bench_steps": args.bench_steps,
+                "bench_ratios": args.bench_ratios,
             }
+            for seed in args.bench_seeds
             for t in args.bench_tasks
             for f in BENCH_RATIOS
         ]

@@ -17,7 +17,7 @@ from benchmarks.seeded import VariantResult, render
 from benchmarks.seeded_tables import Comparison, group
 from ladasearch.stats import mcnemar_exact, verdict
 
-__all__ = ["RESULTS", "seeded_section"]
+__all__ = ["RESULTS", "ladabert_retention", "seeded_section"]
 
 RESULTS = Path(__file__).resolve().parent / "results" / "seeded"
 
@@ -35,6 +35,20 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}"
 
 
+def _retained(lada: VariantResult) -> float:
+    """Mean test accuracy over the mean teacher test accuracy."""
+    teacher = statistics.fmean(lada.values("teacher_test_accuracy"))
+    return statistics.fmean(lada.values("test_accuracy")) / teacher
+
+
+def ladabert_retention(folder: Path = RESULTS) -> dict[float, float]:
+    """Compression factor -> the share of the teacher's test accuracy LadaBERT kept in the
+    committed ``methods`` comparisons (mean over seeds); empty when none is committed."""
+    files = sorted(folder.glob("*.json"))
+    methods = [c for c in group(files) if c.meta["compare"] == "methods"] if files else []
+    return {float(c.meta["target"]): _retained(c.ordered()[0]) for c in methods}
+
+
 def _summary(methods: list[Comparison]) -> list[str]:
     lines = [
         "| ratio | LadaBERT test % (mean +- std) | teacher test % | retained % | paper SST-2 "
@@ -48,7 +62,7 @@ def _summary(methods: list[Comparison]) -> list[str]:
         lada = ordered[0]
         tests = lada.values("test_accuracy")
         teacher = statistics.fmean(lada.values("teacher_test_accuracy"))
-        retained = statistics.fmean(tests) / teacher
+        retained = _retained(lada)
         paper = PAPER_SST2["search"][target] / PAPER_TEACHER_SST2
         labels = comparison.test_labels
         verdicts = []

@@ -115,5 +115,31 @@ def test_relation_section_compares_recipes_on_the_same_pairs(tmp_path: Path) -> 
     assert text.startswith("## 6. Sentence-pair tasks")
     # 12 discordant pairs, all for `balanced`: p = 2 / 2^12
     assert "| claim | balanced | 3 | 90.0 | 90.0 | 12 | 0 | 0.00049 | better |" in text
-    assert "| claim | 5x | 1 | 82.0 | 91.0 | 62.0 | 80.0 | 90.0 | 60.0 | 88.9 | 0.2000 |" in text
+    assert (
+        "| claim | 5x | 1 | 82.0 | 91.0 | 62.0 | 80.0 | 90.0 | 60.0 | - | 88.9 | 0.2000 |" in text
+    )
     assert "| claim | 10x | 1 | 62.0 (= majority) | 91.0 | 62.0 | 60.0 (= majority) |" in text
+
+
+def test_retention_pools_the_students_against_the_majority_and_puts_rt_beside() -> None:
+    from benchmarks.pair_tables import retention_table
+
+    def run(seed: int, wins: int, losses: int) -> dict[str, object]:
+        return {
+            "task": "claim", "factor": 2.5, "seed": seed, "measured_ratio": 0.4,
+            "test_accuracy": 0.7, "dev_accuracy": 0.7, "teacher_test_accuracy": 0.8,
+            "teacher_dev_accuracy": 0.8, "majority_test_accuracy": 0.65,
+            "majority_dev_accuracy": 0.65, "retained": 0.875,
+            "student_majority": {"wins": wins, "losses": losses},
+        }  # fmt: skip
+
+    # 3 + 3 wins, 0 losses pooled: p = 2^-6 = 0.016, though each seed alone (p = 0.125, shown 0.13) is not
+    table = retention_table([run(0, 3, 0), run(1, 3, 0)], reference={2.5: 0.95})
+    assert "rt retained (test) %" in table[0]
+    assert table[2] == (
+        "| claim | 2.5x | 2 | 70.0 | 80.0 | 65.0 | 70.0 | 80.0 | 65.0 | yes (p=0.016) | 87.5 "
+        "| 95.0 | 0.4000 |"
+    )
+    one = retention_table([run(0, 3, 0)])
+    assert "| no (p=0.13) | 87.5 | 0.4000 |" in one[2]
+    assert all(line.count("|") == one[0].count("|") for line in one)
