@@ -16,10 +16,12 @@ from benchmarks.pair_tables import (
     learnable_table,
     recipe_comparison,
     retention_table,
+    students_majority_p,
     truncation_table,
 )
 from benchmarks.pair_teacher import bench_table, teacher_table
 from benchmarks.seeded_report import ladabert_retention
+from ladasearch.stats import ALPHA
 
 __all__ = ["majority_line", "pair_section", "relation_section"]
 
@@ -142,6 +144,16 @@ def relation_section(folder: Path) -> list[str]:
         )
     if bench:
         lines += _retention_lines(bench)
+    for extra in sorted(folder.glob("bench-*.jsonl")):  # other budgets or ratios, kept apart
+        runs = _read(extra)
+        if runs:
+            lines += [
+                f"Also (`{extra.name}`): {runs[0]['budget']}, ratios from "
+                f"{runs[0].get('ratio_source', 'search')}, on {runs[0]['device']}:",
+                "",
+                *retention_table(runs),
+                "",
+            ]
     return [*lines, *_COMMANDS]
 
 
@@ -177,6 +189,7 @@ def _retention_lines(bench: list[dict[str, Any]]) -> list[str]:
         shared = sorted({float(r["factor"]) for r in bench} & set(reference))
         gaps = [
             f"{f:g}x {100 * (statistics.fmean(r['retained'] for r in bench if r['factor'] == f) - reference[f]):+.1f}"
+            + (_AT_MAJORITY if _below(bench, f) else "")
             for f in shared
         ]
         lines += [
@@ -185,6 +198,15 @@ def _retention_lines(bench: list[dict[str, Any]]) -> list[str]:
             "",
         ]
     return lines
+
+
+def _below(bench: list[dict[str, Any]], factor: float) -> bool:
+    """The students at ``factor`` are not significantly above the majority class (pooled)."""
+    p = students_majority_p([r for r in bench if r["factor"] == factor])
+    return p is not None and p >= ALPHA
+
+
+_AT_MAJORITY = " (its students are not above the majority class: nothing retained to compare)"
 
 
 _COMMANDS = [
@@ -196,7 +218,7 @@ _COMMANDS = [
     "python -m benchmarks.pair_learnable --data DIR --out R/learnable.jsonl "
     "--tasks claim continuation negation polarity paraphrase film",
     "python -m benchmarks.pair_teacher --data DIR --out R --device cpu --workers 1 "
-    "--tasks claim --recipes epochs --seeds S --bench-tasks   # S = 0, 1, 2; balanced likewise",
+    "--tasks claim negation --recipes epochs --seeds S --bench-tasks   # S = 0, 1, 2; balanced likewise",
     "python -m benchmarks.pair_teacher --data DIR --out R --device cpu --workers 2 --tasks "
     "--bench-tasks claim --bench-recipe epochs --bench-steps 100 --bench-ratios balanced "
     "--bench-seeds 0 1 2",

@@ -13,7 +13,13 @@ from typing import Any
 
 from ladasearch.stats import ALPHA, mcnemar_exact, mcnemar_one_sided
 
-__all__ = ["learnable_table", "recipe_comparison", "retention_table", "truncation_table"]
+__all__ = [
+    "learnable_table",
+    "recipe_comparison",
+    "retention_table",
+    "students_majority_p",
+    "truncation_table",
+]
 
 
 def _pct(value: float | None) -> str:
@@ -77,6 +83,15 @@ def recipe_comparison(rows: Sequence[dict[str, Any]], reference: str = "epochs")
     return lines
 
 
+def students_majority_p(runs: Sequence[dict[str, Any]]) -> float | None:
+    """One-sided exact McNemar p that the runs' students beat the majority class on test,
+    pooled over the runs (seeds); ``None`` when a run did not record the check."""
+    checks = [r["student_majority"] for r in runs if "student_majority" in r]
+    if not checks or len(checks) < len(runs):
+        return None
+    return mcnemar_one_sided(sum(c["wins"] for c in checks), sum(c["losses"] for c in checks))
+
+
 def retention_table(
     rows: Sequence[dict[str, Any]], reference: Mapping[float, float] | None = None
 ) -> list[str]:
@@ -111,11 +126,8 @@ def retention_table(
         )
 
     def above_majority(group: list[dict[str, Any]]) -> str:
-        checks = [r["student_majority"] for r in group if "student_majority" in r]
-        if len(checks) < len(group):
-            return "-"
-        p = mcnemar_one_sided(sum(c["wins"] for c in checks), sum(c["losses"] for c in checks))
-        return f"{'yes' if p < ALPHA else 'no'} (p={p:.2g})"
+        p = students_majority_p(group)
+        return "-" if p is None else f"{'yes' if p < ALPHA else 'no'} (p={p:.2g})"
 
     for (task, factor), group in sorted(groups.items()):
         mark = " (= majority)" if collapsed(group) else ""

@@ -284,6 +284,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(P_embd = H, P_svd = P_weight = sqrt(H), as BENCHMARKS.md's rt quality table)",
     )
     parser.add_argument(
+        "--bench-factors",
+        type=float,
+        nargs="+",
+        choices=list(BENCH_RATIOS),
+        default=list(BENCH_RATIOS),
+        help="part 2's compression factors",
+    )
+    parser.add_argument(
         "--bench-seeds",
         type=int,
         nargs="+",
@@ -323,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             }
             for seed in args.bench_seeds
             for t in args.bench_tasks
-            for f in BENCH_RATIOS
+            for f in args.bench_factors
         ]
         started = time.perf_counter()
         _run(
