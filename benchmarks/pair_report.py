@@ -148,7 +148,7 @@ def relation_section(folder: Path) -> list[str]:
         runs = _read(extra)
         if runs:
             lines += [
-                f"Also (`{extra.name}`): {runs[0]['budget']}, ratios from "
+                f"Also (`{extra.name}`): {runs[0]['budget']}, ratios: "
                 f"{runs[0].get('ratio_source', 'search')}, on {runs[0]['device']}:",
                 "",
                 *retention_table(runs),

@@ -36,6 +36,7 @@ from ladasearch.compression.teacher import TeacherConfig, get_teacher
 from ladasearch.compression.teacher_outputs import shared_cache
 from ladasearch.device import resolve_device
 from ladasearch.progress import announce
+from ladasearch.stats import majority_check
 from ladasearch.tasks import TaskSpec, load_task, make_loader
 
 __all__ = ["compress_job"]
@@ -178,6 +179,7 @@ def compress_job(
         **result.details,
     }
     metrics.update(teacher.majority_fields())  # the majority-class baseline beside both
+    metrics.update(_student_majority(data, dev_predictions, test_predictions))
     metrics["dev_predictions"] = dev_predictions
     if "f1" in data.metrics:
         metrics["f1"] = dev_metrics["f1"]
@@ -222,6 +224,25 @@ def compress_job(
         metrics["timings"]["teacher_outputs_cached"] = teacher_cache.hits - counts_before[0]
         metrics["timings"]["teacher_outputs_computed"] = teacher_cache.misses - counts_before[1]
     return metrics
+
+
+def _student_majority(
+    data: Any, dev_predictions: list[int] | None, test_predictions: list[int] | None
+) -> dict[str, Any]:
+    """The student against always predicting the training split's majority label, on dev and
+    (when scored) test: one-sided exact McNemar p-values and whether each is significant."""
+    train_labels = [example.label for example in data.train]
+    fields: dict[str, Any] = {}
+    for prefix, predictions, examples in (
+        ("student", dev_predictions, data.dev),
+        ("student_test", test_predictions, data.test),
+    ):
+        if not train_labels or predictions is None or len(predictions) != len(examples):
+            continue
+        check = majority_check(predictions, [example.label for example in examples], train_labels)
+        fields[f"{prefix}_majority_p"] = check.p_value
+        fields[f"{prefix}_significant"] = check.significant
+    return fields
 
 
 def _sorted_loader(examples: Any, tokenizer: Any, max_length: int) -> Any:

@@ -32,6 +32,7 @@ __all__ = [
     "mcnemar_one_sided",
     "paired_bootstrap",
     "verdict",
+    "weak_student_warning",
     "weak_teacher_warning",
 ]
 
@@ -172,6 +173,31 @@ def weak_teacher_warning(fields: Mapping[str, Any]) -> str | None:
         f"p={float(fields['teacher_majority_p']):.2g}): the student's retention is measured "
         "against a teacher that learned little; train it longer (--teacher-epochs) or check "
         "the data"
+    )
+
+
+def weak_student_warning(fields: Mapping[str, Any]) -> str | None:
+    """The one warning line when flat result ``fields`` say the compressed model is not
+    significantly above the majority class: on test when it was scored (``student_test_significant``,
+    ``student_test_majority_p``, ``test_accuracy``, ``majority_test_accuracy``), else on dev
+    (``student_significant``, ``student_majority_p``, ``accuracy``, ``majority_accuracy``);
+    ``None`` when it is, or when not recorded."""
+    if fields.get("student_test_significant") is not None:
+        split, significant = "test", fields["student_test_significant"]
+        p_value, accuracy = fields["student_test_majority_p"], fields.get("test_accuracy")
+        majority = fields.get("majority_test_accuracy")
+    else:
+        split, significant = "dev", fields.get("student_significant")
+        p_value, accuracy = fields.get("student_majority_p"), fields.get("accuracy")
+        majority = fields.get("majority_accuracy")
+    if significant is not False or accuracy is None or majority is None or p_value is None:
+        return None
+    return (
+        f"WARNING: the compressed model ({float(accuracy):.4f} {split} accuracy) is not "
+        f"significantly better than always predicting the majority class ({float(majority):.4f}; "
+        f"one-sided McNemar p={float(p_value):.2g}): its retained share counts the majority "
+        "class's answers, not what it kept of the teacher; compress less, or distill longer "
+        "(--steps, --iterations)"
     )
 
 

@@ -33,6 +33,9 @@ TRIAL_KEYS = (
 
 _EXTRA_KEYS = (
     "test_accuracy",
+    "majority_accuracy",
+    "student_majority_p",
+    "student_significant",
     "factorization",
     "predicted_ratio",
     "rejected_samples",
@@ -58,9 +61,7 @@ def outcome_line(
 ) -> str:
     """One progress line for a finished trial."""
     ratios = " ".join(
-        f"{key}={result[key]:.3f}"
-        for key in RATIO_KEYS
-        if _number(result.get(key)) is not None
+        f"{key}={result[key]:.3f}" for key in RATIO_KEYS if _number(result.get(key)) is not None
     )
     line = f"trial {number} {state.name:<8} {ratios}"
     if values is not None:
@@ -206,10 +207,7 @@ def format_trials(trials: list[dict[str, Any]]) -> list[str]:
             (
                 str(trial["number"]),
                 trial["state"] + (" (infeasible)" if trial.get("infeasible") else ""),
-                *(
-                    _cell(trial[key])
-                    for key in (*RATIO_KEYS, "target_ratio", "ratio", "accuracy")
-                ),
+                *(_cell(trial[key]) for key in (*RATIO_KEYS, "target_ratio", "ratio", "accuracy")),
                 _cell(trial["params"]),
                 _cell(trial["latency_ms"], 2),
             )
@@ -233,5 +231,12 @@ def format_trials(trials: list[dict[str, Any]]) -> list[str]:
             lines.append(
                 f"trial {trial['number']}: stopped early after iteration "
                 f"{trial['stopped_after_iteration']} (its metrics are that iteration's)"
+            )
+        elif trial.get("student_significant") is False:
+            lines.append(
+                f"trial {trial['number']}: not significantly better than always predicting "
+                f"the majority class on dev ({_cell(trial.get('majority_accuracy'))}; one-sided "
+                f"McNemar p={float(trial['student_majority_p']):.2g}): it learned little at "
+                "these ratios"
             )
     return lines

@@ -49,6 +49,8 @@ METRIC_KEYS = (
     "latency_ms", "latency_ms_b32", "teacher_latency_ms", "teacher_latency_ms_b32", "bytes_on_disk", "teacher_bytes_on_disk", "retained",
     "model_dir", "model_sha256", "factorization",
     "majority_accuracy", "majority_test_accuracy", "teacher_majority_p", "teacher_significant",
+    "student_majority_p", "student_significant", "student_test_majority_p",
+    "student_test_significant",
 )  # fmt: skip
 """The metric keys of docs/ARCHITECTURE.md stored as trial user attributes."""
 

@@ -14,7 +14,7 @@ from ladasearch.commands.common import (
     add_task_arguments,
     task_spec_from_args,
 )
-from ladasearch.stats import weak_teacher_warning
+from ladasearch.stats import weak_student_warning, weak_teacher_warning
 from ladasearch.units import format_factor
 
 __all__ = ["parse_loss_weights", "register"]
@@ -222,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
     except TrainingDiverged as exc:
         raise LadaError(f"training diverged: {exc}; try a lower --learning-rate") from exc
     _print_summary(metrics)
-    warning = weak_teacher_warning(metrics)
+    warning = weak_teacher_warning(metrics) or weak_student_warning(metrics)
     if warning is not None:
         metrics["warning"] = warning
     if args.json:
@@ -258,6 +258,6 @@ def _print_summary(m: dict[str, Any]) -> None:
     print(f"  retained test accuracy: {m['retained']:.1%}   ({m['timings']['total_s']:.0f} s)")
     if "model_dir" in m:
         print(f"  saved to {m['model_dir']}")
-    warning = weak_teacher_warning(m)
+    warning = weak_teacher_warning(m) or weak_student_warning(m)  # the teacher's comes first
     if warning is not None:
         print(warning)

@@ -10,6 +10,7 @@ from typing import Any
 from huggingface_hub import ModelCard, ModelCardData
 
 from ladasearch.export.config import CONFIG_STEM
+from ladasearch.stats import weak_student_warning
 
 __all__ = ["RETRAINED_NOTE", "model_card"]
 
@@ -63,6 +64,9 @@ def model_card(config: Mapping[str, Any], folder_name: str = "DIR") -> str:
         if source.get("retrained")
         else ""
     )
+    weak = weak_student_warning(metrics)
+    if weak is not None:
+        retrained += f"\n> {weak}\n"
     layout = config.get("matrices") or []
     ranks = sorted({m["rank"] for m in layout if m.get("rank") is not None})
     versions = ", ".join(f"{k} {v}" for k, v in config["versions"].items())

@@ -98,6 +98,8 @@ METRIC_KEYS = (
     "teacher_accuracy",
     "teacher_test_accuracy",
     "majority_test_accuracy",
+    "student_test_majority_p",
+    "student_test_significant",
 )
 
 

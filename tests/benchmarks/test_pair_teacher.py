@@ -230,3 +230,65 @@ def test_benchmarks_pair_section_puts_the_majority_class_beside_both(tmp_path: P
     assert "| film | epochs | 414 | 1 | 70.0 (70.0) | 64.5 | 1/1 | 0.001 |" in text
     assert "| film | 5x | 68.0 | 70.0 | 64.5 | 97.1 | 0.2000 |" in text
     assert "`film`: significantly above the majority class in every seed with `epochs`" in text
+
+
+def test_weak_student_warning_reads_test_first_then_dev() -> None:
+    from ladasearch.stats import weak_student_warning
+
+    dev_only = {
+        "accuracy": 0.62, "majority_accuracy": 0.62, "student_majority_p": 1.0,
+        "student_significant": False,
+    }  # fmt: skip
+    line = weak_student_warning(dev_only)
+    assert line is not None and "\n" not in line
+    assert line.startswith("WARNING: the compressed model (0.6200 dev accuracy)")
+    both = {
+        **dev_only, "test_accuracy": 0.81, "majority_test_accuracy": 0.64,
+        "student_test_majority_p": 1e-9, "student_test_significant": True,
+    }  # fmt: skip
+    assert weak_student_warning(both) is None  # test was scored and is significant
+    assert weak_student_warning({**dev_only, "student_significant": True}) is None
+    assert weak_student_warning({}) is None  # a result from before the check
+
+
+def test_show_marks_a_trial_that_learned_nothing() -> None:
+    from ladasearch.search.summary import format_trials
+
+    row = {
+        "number": 3, "state": "COMPLETE", "p_embd": 0.1, "p_svd": 0.3, "p_weight": 0.05,
+        "target_ratio": 0.1, "ratio": 0.1, "accuracy": 0.5783, "params": 1000,
+        "latency_ms": None, "majority_accuracy": 0.5783, "student_majority_p": 1.0,
+        "student_significant": False,
+    }  # fmt: skip
+    lines = format_trials([row, {**row, "number": 4, "student_significant": True}])
+    marked = [line for line in lines if "majority class" in line]
+    assert marked == [
+        "trial 3: not significantly better than always predicting the majority class on dev "
+        "(0.5783; one-sided McNemar p=1): it learned little at these ratios"
+    ]
+
+
+def test_compress_warns_when_the_student_falls_to_the_majority_class(
+    tiny_model_dir: Path, tiny_pairs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A teacher that learns the pair task (as above), compressed so hard with one distillation
+    step that the student cannot beat the majority class: one warning line, about the student."""
+    code = main(
+        [
+            "compress", "--model", str(tiny_model_dir), "--task", f"csv:{tiny_pairs}",
+            "--text-column", "first", "--text-pair-column", "second", "--label-column",
+            "relation", "--p-embd", "0.05", "--p-svd", "0.05", "--p-weight", "0.05",
+            "--iterations", "1", "--steps", "1", "--batch-size", "32", "--max-length", "24",
+            "--teacher-steps", "150", "--teacher-learning-rate", "2e-3", "--no-latency",
+            "--quiet", "--json", "--cache-dir", str(tmp_path), "--device", "cpu",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out.splitlines()
+    metrics = json.loads(out[-1])
+    assert metrics["teacher_significant"] is True  # the teacher learned the task
+    assert metrics["student_test_significant"] is False
+    assert metrics["student_test_majority_p"] >= 0.05
+    warnings = [line for line in out if line.startswith("WARNING")]
+    assert len(warnings) == 1 and warnings[0].startswith("WARNING: the compressed model")
+    assert metrics["warning"] == warnings[0]
