@@ -65,8 +65,7 @@ def model_card(config: Mapping[str, Any], folder_name: str = "DIR") -> str:
         else ""
     )
     weak = weak_student_warning(metrics)
-    if weak is not None:
-        retrained += f"\n> {weak}\n"
+    notes = retrained + (f"\n> {weak}\n" if weak is not None else "")
     layout = config.get("matrices") or []
     ranks = sorted({m["rank"] for m in layout if m.get("rank") is not None})
     versions = ", ".join(f"{k} {v}" for k, v in config["versions"].items())
@@ -75,7 +74,7 @@ def model_card(config: Mapping[str, Any], folder_name: str = "DIR") -> str:
 Trial {source["trial_number"]} of the ladasearch study `{source["study"]}`: the model compressed
 {factor} (P_embd {ratios["p_embd"]:.4f}, P_svd {ratios["p_svd"]:.4f}, P_weight {ratios["p_weight"]:.4f})
 by SVD factorization, magnitude pruning and knowledge distillation (LadaBERT).
-{retrained}
+{notes}
 ## Metrics
 
 {chr(10).join(table)}
