@@ -168,8 +168,11 @@ def _retention_lines(bench: list[dict[str, Any]]) -> list[str]:
         if balanced
         else "at the ratios the search found on rt (section 1)"
     )
-    same_budget = balanced and first["budget"].startswith("2 iterations x 100 steps")
-    reference = ladabert_retention() if same_budget else None
+    # rt's retention is put beside only at the same points and the same training budget (a row
+    # from before the budget was stored in full, ``training``, is not compared)
+    training = first.get("training")
+    same_budget = balanced and isinstance(training, dict)
+    reference = ladabert_retention(training=training) if same_budget else None
     seeds = sorted({int(r["seed"]) for r in bench})
     lines = [
         f"Retention on `{first['task']}` (teacher recipe `{first.get('teacher_recipe')}`, its "

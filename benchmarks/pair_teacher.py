@@ -25,7 +25,7 @@ import statistics
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import replace
+from dataclasses import asdict, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -183,6 +183,7 @@ def _bench_job(args: dict[str, Any]) -> dict[str, Any]:
         "device": args["device"],
         "seconds": round(time.perf_counter() - started, 1),
         "budget": f"2 iterations x {steps} steps, batch 32, lr 0.0002, max length {MAX_LENGTH}",
+        "training": asdict(budget),  # rt's retention only at the same budget
     }
 
 

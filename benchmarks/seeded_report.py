@@ -10,14 +10,16 @@ paper's Table 3 setting), a retention summary against the paper, and the ``recip
 from __future__ import annotations
 
 import statistics
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from benchmarks.quality import PAPER_SST2, PAPER_TEACHER_SST2
 from benchmarks.seeded import VariantResult, render
 from benchmarks.seeded_tables import Comparison, group
 from ladasearch.stats import mcnemar_exact, verdict
 
-__all__ = ["RESULTS", "ladabert_retention", "seeded_section"]
+__all__ = ["RESULTS", "ladabert_retention", "same_training", "seeded_section"]
 
 RESULTS = Path(__file__).resolve().parent / "results" / "seeded"
 
@@ -41,11 +43,30 @@ def _retained(lada: VariantResult) -> float:
     return statistics.fmean(lada.values("test_accuracy")) / teacher
 
 
-def ladabert_retention(folder: Path = RESULTS) -> dict[float, float]:
+IGNORED_BUDGET_KEYS = frozenset({"eval_every", "teacher_cache_mb"})
+"""Training fields that change neither the student's weights nor its scores."""
+
+
+def same_training(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two training budgets (``TrainingSettings`` as dicts) train a student alike:
+    every field equal but those in :data:`IGNORED_BUDGET_KEYS`."""
+    keys = (set(a) | set(b)) - IGNORED_BUDGET_KEYS
+    return all(a.get(k) == b.get(k) for k in keys)
+
+
+def ladabert_retention(
+    folder: Path = RESULTS, training: Mapping[str, Any] | None = None
+) -> dict[float, float]:
     """Compression factor -> the share of the teacher's test accuracy LadaBERT kept in the
-    committed ``methods`` comparisons (mean over seeds); empty when none is committed."""
+    committed ``methods`` comparisons (mean over seeds); empty when none is committed.
+
+    ``training``: only comparisons whose budget :func:`same_training` as it (a retention is
+    comparable with another only at the same budget).
+    """
     files = sorted(folder.glob("*.json"))
     methods = [c for c in group(files) if c.meta["compare"] == "methods"] if files else []
+    if training is not None:
+        methods = [c for c in methods if same_training(c.meta.get("budget") or {}, training)]
     return {float(c.meta["target"]): _retained(c.ordered()[0]) for c in methods}
 
 

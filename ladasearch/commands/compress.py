@@ -14,6 +14,7 @@ from ladasearch.commands.common import (
     add_task_arguments,
     task_spec_from_args,
 )
+from ladasearch.search.study_sections import TeacherSettings
 from ladasearch.stats import weak_student_warning, weak_teacher_warning
 from ladasearch.units import format_factor
 
@@ -112,7 +113,12 @@ def register(subparsers: Any) -> None:
     teacher.add_argument(
         "--teacher-epochs", type=float, default=3.0, help="fine-tuning epochs (default 3)"
     )
-    teacher.add_argument("--teacher-learning-rate", type=float, default=1e-4, help="(default 1e-4)")
+    teacher.add_argument(
+        "--teacher-learning-rate",
+        type=float,
+        default=TeacherSettings.learning_rate,
+        help=f"(default {TeacherSettings.learning_rate:g}: the measured recipe, docs/TEACHER.md)",
+    )
     teacher.add_argument(
         "--teacher-balance-classes",
         action="store_true",
@@ -159,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     from ladasearch.compression.ratios import Ratios
     from ladasearch.errors import LadaError
     from ladasearch.progress import set_quiet
-    from ladasearch.search.study_sections import TeacherSettings, TrialSettings
+    from ladasearch.search.study_sections import TrialSettings
     from ladasearch.search.study_settings import teacher_config as study_teacher_config
     from ladasearch.search.study_settings import training_settings
 

@@ -97,7 +97,10 @@ METRIC_KEYS = (
     "bytes_on_disk",
     "teacher_accuracy",
     "teacher_test_accuracy",
+    "majority_accuracy",
     "majority_test_accuracy",
+    "student_majority_p",  # dev: a search trial is checked on dev only
+    "student_significant",
     "student_test_majority_p",
     "student_test_significant",
 )

@@ -143,3 +143,20 @@ def test_retention_pools_the_students_against_the_majority_and_puts_rt_beside() 
     one = retention_table([run(0, 3, 0)])
     assert "| no (p=0.13) | 87.5 | 0.4000 |" in one[2]
     assert all(line.count("|") == one[0].count("|") for line in one)
+
+
+def test_rt_retention_is_put_beside_only_at_the_same_training_budget() -> None:
+    import dataclasses
+
+    from benchmarks.seeded_report import ladabert_retention, same_training
+    from ladasearch.compression.schedule import TrainingSettings
+
+    budget = dataclasses.asdict(
+        TrainingSettings(iterations=2, steps=100, batch_size=32, learning_rate=2e-4, max_length=64)
+    )
+    assert same_training(budget, {**budget, "eval_every": 10, "teacher_cache_mb": 0})
+    assert not same_training(budget, {**budget, "factorization": "svd"})
+    # the committed rt comparisons ran this budget; 300 steps or another factorization did not
+    assert set(ladabert_retention(training=budget)) >= {2.5, 5.0, 7.5, 10.0}
+    assert ladabert_retention(training={**budget, "steps": 300}) == {}
+    assert ladabert_retention(training={**budget, "factorization": "svd"}) == {}

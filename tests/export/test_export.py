@@ -273,3 +273,38 @@ def test_demo_study_budget_fits_fifteen_minutes(tmp_path: Path) -> None:
     )
     smaller = demo_study(tmp_path, trials=1, steps=2, iterations=1)
     assert (smaller.trials, smaller.trial.steps, smaller.trial.iterations) == (1, 2, 1)
+
+
+def test_card_warns_when_the_exported_model_is_not_above_the_majority_class(
+    tmp_path: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, params = save_tiny(tiny_model_dir, tmp_path / "runs" / "trial_0" / "model")
+    weak = {  # a search trial's dev check (trials are not scored on test)
+        "model_dir": str(folder),
+        "model_sha256": file_sha256(folder / "model.safetensors"),
+        **RATIOS.to_dict(),
+        "majority_accuracy": 0.75,
+        "student_majority_p": 0.5,
+        "student_significant": False,
+    }
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    add_study(
+        url,
+        "weak",
+        [FakeTrial(0.75, params, extra=weak)],
+        teacher_params=100_000,
+        study_attrs={"settings": {"trial": {"iterations": 2, "steps": 5}, "seed": 0}},
+    )
+    out = tmp_path / "export"
+    code, _, err = run(["export", "weak", "--trial", "0", "--storage", url, "-o", str(out)], capsys)
+    assert code == 0, err
+    config = json.loads((out / "ladasearch-config.json").read_text())
+    assert config["metrics"]["student_significant"] is False
+    card = (out / "README.md").read_text()
+    warnings = [line for line in card.splitlines() if "WARNING" in line]
+    assert warnings == [
+        "> WARNING: the compressed model (0.7500 dev accuracy) is not significantly better than "
+        "always predicting the majority class (0.7500; one-sided McNemar p=0.5): its retained "
+        "share counts the majority class's answers, not what it kept of the teacher; compress "
+        "less, or distill longer (--steps, --iterations)"
+    ]
