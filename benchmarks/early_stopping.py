@@ -27,9 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ladasearch.search.early_stopping import METRICS, rung_score
-from ladasearch.search.pareto_rank import RANKINGS, hypervolume_2d, promote
-from ladasearch.search.rung_report import CURVE_ATTRS
+from ladasearch.search.early_stopping import METRICS
+from ladasearch.search.pareto_rank import RANKINGS, hypervolume_2d
 
 __all__ = ["main", "replay", "study_numbers"]
 
@@ -122,41 +121,25 @@ def replay(
     ranking: str = "eps_net",
     metric: str = "accuracy",
 ) -> dict[str, Any]:
-    """MOASHA's decisions replayed on a ``record`` study's dev curves, trial by trial in order.
+    """MOASHA's decisions replayed on a ``record`` study's dev curves, trial by trial in order
+    (:func:`ladasearch.search.rung_replay.replay_rung`, as a dict for the JSON line).
 
-    Trials are deterministic given their ratios and seed, and the sampler proposes the same
-    points whatever was stopped (seen: the record and MOASHA studies of the same seed ran the
-    same 16 points), so a replay predicts which trials a MOASHA study at rung ``step`` would stop,
-    its distillation steps and its front. It is checked against a real MOASHA run where one ran.
-    ``metric`` is the rung's score (``accuracy``, or ``nll`` from ``rung_curve_nll``).
+    Checked against a real MOASHA run where one ran: trials are deterministic given their ratios
+    and seed, and a seeded sampler's start-up proposes the same points whatever was stopped.
     """
-    recorded: list[tuple[float, float]] = []
-    steps, kept, pruned = 0, [], []
-    for trial in sorted(trials, key=lambda t: t.number):
-        curve = trial.user_attrs.get(CURVE_ATTRS[metric]) or {}
-        rung = trial.user_attrs.get("rung") or {}
-        value = curve.get(str(step), rung.get(metric) if rung.get("step") == step else None)
-        final = trial.user_attrs.get("accuracy")
-        score = None if value is None else rung_score({metric: value}, metric)
-        if trial.state.name != "COMPLETE" or score is None or final is None:
-            continue
-        point = (score, float(rung.get("size", trial.user_attrs.get("ratio", 1.0))))
-        go_on = promote(point, recorded, reduction_factor, min_trials, ranking)
-        recorded.append(point)
-        if go_on:
-            kept.append((-float(final), float(trial.user_attrs["ratio"])))
-            steps += total_steps
-        else:
-            pruned.append(trial.number)
-            steps += step
+    from ladasearch.search.rung_replay import replay_rung
+
+    r = replay_rung(
+        trials, step, reduction_factor, total_steps, reference, min_trials, ranking, metric
+    )
     return {
         "rung": step,
         "reduction_factor": reduction_factor,
         "ranking": ranking,
         "metric": metric,
-        "pruned": pruned,
-        "distill_steps": steps,
-        "hypervolume": hypervolume_2d(kept, reference),
+        "pruned": list(r.pruned),
+        "distill_steps": r.steps_used,
+        "hypervolume": r.hypervolume,
     }
 
 

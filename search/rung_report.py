@@ -18,11 +18,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ladasearch.search.rung_replay import SAFE_KEPT, earliest_safe_step
+
 __all__ = [
     "GOOD_RHO",
     "RungReport",
     "curve_report",
     "earliest_good_step",
+    "front_replays",
     "main",
     "rung_report",
     "spearman",
@@ -141,12 +144,52 @@ def earliest_good_step(curve: dict[int, tuple[int, float]]) -> int | None:
     return None
 
 
+def front_replays(study: Any, reduction_factor: float | None = None) -> dict[str, list[Any]]:
+    """Metric -> MOASHA replayed at every step of a record study's dev curves
+    (:func:`~ladasearch.search.rung_replay.replay_rung`), with the study's own early-stopping
+    settings (``reduction_factor`` overrides its factor); empty when the study has no curves."""
+    from ladasearch.search.rung_replay import front_reference, replay_rung, replay_steps
+
+    trials = study.get_trials(deepcopy=False)
+    settings = study.user_attrs.get("settings") or {}
+    trial = settings.get("trial") or {}
+    stopping = settings.get("early_stopping") or {}
+    total = int(trial.get("iterations", 1)) * int(trial.get("steps", 0))
+    factor = reduction_factor or float(stopping.get("reduction_factor", 3.0))
+    majority = study.user_attrs.get("majority_accuracy")
+    reference = front_reference(trials, majority if isinstance(majority, float) else None)
+    return {
+        metric: [
+            replay_rung(
+                trials,
+                step,
+                factor,
+                total,
+                reference,
+                int(stopping.get("min_trials", 2)),
+                str(stopping.get("ranking", "eps_net")),
+                metric,
+            )
+            for step in steps
+        ]
+        for metric in ("accuracy", "nll")
+        if (steps := replay_steps(trials, metric)) and total > 0
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command line: one line (or ``--json``: one JSON object) per study named."""
     parser = argparse.ArgumentParser(prog="python -m ladasearch.search.rung_report")
     parser.add_argument("studies", nargs="+", help="study names")
     parser.add_argument("--storage", default=None, help="study database URL")
     parser.add_argument("--json", action="store_true", help="one JSON object per study")
+    parser.add_argument(
+        "--reduction-factor",
+        type=float,
+        default=None,
+        help="replay MOASHA at this reduction factor (default: the study's early_stopping one, "
+        "else 3)",
+    )
     args = parser.parse_args(argv)
     import optuna
 
@@ -163,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             report = rung_report(study.get_trials(deepcopy=False), name)
             curve = curve_report(study.get_trials(deepcopy=False))
             curve_nll = curve_report(study.get_trials(deepcopy=False), "nll")
+            replays = front_replays(study, args.reduction_factor)
             if args.json:
                 data = asdict(report)
                 data["spearman"] = None if math.isnan(report.spearman) else report.spearman
@@ -177,6 +221,17 @@ def main(argv: list[str] | None = None) -> int:
                     for k, (n, r) in curve_nll.items()
                 }
                 data["earliest_good_step_nll"] = earliest_good_step(curve_nll)
+                data["replays"] = {
+                    metric: [
+                        {"step": r.step, "reduction_factor": r.reduction_factor,
+                         "pruned": list(r.pruned), "saved": r.saved, "kept": r.kept}
+                        for r in found
+                    ]
+                    for metric, found in replays.items()
+                }  # fmt: skip
+                data["earliest_safe_step"] = {
+                    metric: earliest_safe_step(found) for metric, found in replays.items()
+                }
                 print(json.dumps(data))
             else:
                 print(report.line())
@@ -191,6 +246,14 @@ def main(argv: list[str] | None = None) -> int:
                 if curve_nll:
                     good = earliest_good_step(curve_nll)
                     print(f"  earliest step with rho(-nll) >= {GOOD_RHO} (metric: nll): {good}")
+                for metric, found in replays.items():
+                    for replay in found:
+                        print(f"  {replay.line()}")
+                    safe = earliest_safe_step(found)
+                    print(
+                        f"  earliest step whose replay keeps >= {100 * SAFE_KEPT:.0f}% of the "
+                        f"front (metric: {metric}): {safe}"
+                    )
     except LadaError as exc:
         print(f"rung_report: error: {exc}", file=sys.stderr)
         return 2
