@@ -10,6 +10,12 @@ trials' records at that rung and stops there when it loses. Prints, per rung set
 and rung metric: trials stopped, distillation steps saved and the front's hypervolume kept (of the
 record study's, same reference point). The service runs one rung; this only measures whether more
 would pay.
+
+A second table replays a **plateau guard**: at rung ``r`` a trial whose dev accuracy is not above
+the majority class (the study's reference accuracy, plus ``tolerance``) is not ranked (its record
+would rank it with the trials that never learn); it runs on to ``2 r`` and stops there only if it
+is still on that plateau. The other trials are ranked at ``r`` as above, against each other.
+Rung sets or guards whose steps the record study did not measure are left out.
 """
 
 from __future__ import annotations
@@ -52,6 +58,50 @@ def replay_rungs(
     return stopped, 1 - steps / base, hypervolume_2d(kept, reference) / record["hypervolume"]
 
 
+def replay_guarded(
+    record: dict[str, Any], rung: int, factor: float, metric: str, total: int, tolerance: float
+) -> tuple[int, float, float]:
+    """(trials stopped, share of steps saved, hypervolume kept) of one rung with the plateau
+    guard (module docstring) on ``record``."""
+    reference = (-record["reference"][0], record["reference"][1])
+    majority = float(record["reference"][0])
+    curves = "rung_curve" if metric == "accuracy" else "rung_curve_nll"
+    recorded: list[tuple[float, float]] = []
+    steps, stopped, kept = 0, 0, []
+    trials = [t for t in record["trials"] if t["state"] == "COMPLETE"]
+    for trial in sorted(trials, key=lambda t: t["number"]):
+        size = float(trial["rung"]["size"])
+        accuracy = trial["rung_curve"]
+        final = (-float(trial["accuracy"]), float(trial["ratio"]))
+        if float(accuracy[str(rung)]) <= majority + tolerance:  # on the plateau: look again later
+            if float(accuracy[str(2 * rung)]) <= majority + tolerance:
+                steps, stopped = steps + 2 * rung, stopped + 1
+            else:
+                steps += total
+                kept.append(final)
+            continue
+        value = float(trial[curves][str(rung)])
+        point = (-value if metric == "accuracy" else value, size)
+        goes_on = promote(point, recorded, factor, 2, "eps_net")
+        recorded.append(point)
+        if goes_on:
+            steps += total
+            kept.append(final)
+        else:
+            steps, stopped = steps + rung, stopped + 1
+    base = len(trials) * total
+    return stopped, 1 - steps / base, hypervolume_2d(kept, reference) / record["hypervolume"]
+
+
+def _measured(record: dict[str, Any], steps: tuple[int, ...]) -> bool:
+    return all(
+        str(s) in (t.get("rung_curve") or {}) and str(s) in (t.get("rung_curve_nll") or {})
+        for t in record["trials"]
+        if t["state"] == "COMPLETE"
+        for s in steps
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.multi_rung_replay")
     parser.add_argument("output", type=Path, help="a benchmarks.early_stopping output file")
@@ -64,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| rungs | reduction | metric | stopped | steps saved | hypervolume kept |")
     print("| --- | --- | --- | --- | --- | --- |")
     for rungs in RUNG_SETS:
+        if not _measured(record, rungs):
+            continue
         for factor in (2.0, 3.0, 4.0):
             for metric in ("accuracy", "nll"):
                 stopped, saved, kept = replay_rungs(record, rungs, factor, metric, total)
@@ -71,6 +123,23 @@ def main(argv: list[str] | None = None) -> int:
                     f"| {', '.join(map(str, rungs))} | {factor:g} | {metric} | {stopped} | "
                     f"{100 * saved:.1f}% | {100 * kept:.1f}% |"
                 )
+    print()
+    print("| rung (plateau guard) | tolerance | reduction | metric | stopped | steps saved | "
+          "hypervolume kept |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for rung in (10, 15, 20):
+        if not _measured(record, (rung, 2 * rung)):
+            continue
+        for tolerance in (0.0, 0.01):
+            for factor in (3.0, 4.0, 6.0):
+                for metric in ("accuracy", "nll"):
+                    stopped, saved, kept = replay_guarded(
+                        record, rung, factor, metric, total, tolerance
+                    )
+                    print(
+                        f"| {rung} | {tolerance:g} | {factor:g} | {metric} | {stopped} | "
+                        f"{100 * saved:.1f}% | {100 * kept:.1f}% |"
+                    )
     return 0
 
 
