@@ -99,7 +99,7 @@ METRIC_KEYS = (
     "teacher_test_accuracy",
     "majority_accuracy",
     "majority_test_accuracy",
-    "student_majority_p",  # dev: a search trial is checked on dev only
+    "student_majority_p",  # dev: the card's warning when the trial has no test check
     "student_significant",
     "student_test_majority_p",
     "student_test_significant",

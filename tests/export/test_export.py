@@ -279,7 +279,7 @@ def test_card_warns_when_the_exported_model_is_not_above_the_majority_class(
     tmp_path: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder, params = save_tiny(tiny_model_dir, tmp_path / "runs" / "trial_0" / "model")
-    weak = {  # a search trial's dev check (trials are not scored on test)
+    weak = {  # a trial checked on dev only (run with score_test=False): no test fields
         "model_dir": str(folder),
         "model_sha256": file_sha256(folder / "model.safetensors"),
         **RATIOS.to_dict(),
