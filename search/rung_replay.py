@@ -23,7 +23,6 @@ trial's curve does not depend on the other trials (true: each trial trains alone
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +31,7 @@ from ladasearch.search.early_stopping import CURVE_ATTR, CURVE_NLL_ATTR, RUNG_AT
 from ladasearch.search.pareto_rank import hypervolume_2d, promote
 
 __all__ = [
+    "CURVES",
     "SAFE_KEPT",
     "RungReplay",
     "earliest_safe_step",
@@ -43,7 +43,8 @@ __all__ = [
 SAFE_KEPT = 0.98
 """A rung "keeps the front" when its replay keeps at least this share of the hypervolume."""
 
-_CURVES = {"accuracy": CURVE_ATTR, "nll": CURVE_NLL_ATTR}
+CURVES = {"accuracy": CURVE_ATTR, "nll": CURVE_NLL_ATTR}
+"""Rung metric -> the user attribute holding a record study's dev curve of it."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def replay_rung(
         final = _final_point(attrs)
         if trial.state.name != "COMPLETE" or final is None:
             continue
-        curve = attrs.get(_CURVES[metric]) or {}
+        curve = attrs.get(CURVES[metric]) or {}
         record = attrs.get(RUNG_ATTR) or {}
         value = curve.get(str(step))
         if value is None and record.get("step") == step:
@@ -160,7 +161,7 @@ def replay_steps(trials: Sequence[Any], metric: str = "accuracy") -> list[int]:
     """The steps a record study measured on its ``metric`` curve (sorted)."""
     steps: set[int] = set()
     for trial in trials:
-        curve = trial.user_attrs.get(_CURVES[metric])
+        curve = trial.user_attrs.get(CURVES[metric])
         if trial.state.name == "COMPLETE" and isinstance(curve, Mapping):
             steps.update(int(s) for s in curve)
     return sorted(steps)
@@ -168,5 +169,5 @@ def replay_steps(trials: Sequence[Any], metric: str = "accuracy") -> list[int]:
 
 def earliest_safe_step(replays: Sequence[RungReplay], kept: float = SAFE_KEPT) -> int | None:
     """The earliest step whose replay keeps at least ``kept`` of the front (None: none does)."""
-    safe = [r.step for r in replays if not math.isnan(r.kept) and r.kept >= kept]
+    safe = [r.step for r in replays if r.kept >= kept]
     return min(safe, default=None)

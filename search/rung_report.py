@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ladasearch.search.rung_replay import SAFE_KEPT, earliest_safe_step
+from ladasearch.search.rung_replay import CURVES, SAFE_KEPT, earliest_safe_step
 
 __all__ = [
     "GOOD_RHO",
@@ -112,7 +112,7 @@ def rung_report(trials: Sequence[Any], study: str = "") -> RungReport:
     return RungReport(study, step, len(pairs), rho, tuple(pairs))
 
 
-CURVE_ATTRS = {"accuracy": "rung_curve", "nll": "rung_curve_nll"}
+CURVE_ATTRS = CURVES
 
 
 def curve_report(trials: Sequence[Any], metric: str = "accuracy") -> dict[int, tuple[int, float]]:
@@ -144,19 +144,23 @@ def earliest_good_step(curve: dict[int, tuple[int, float]]) -> int | None:
     return None
 
 
-def front_replays(study: Any, reduction_factor: float | None = None) -> dict[str, list[Any]]:
+def front_replays(
+    trials: Sequence[Any], study_attrs: dict[str, Any], reduction_factor: float | None = None
+) -> dict[str, list[Any]]:
     """Metric -> MOASHA replayed at every step of a record study's dev curves
     (:func:`~ladasearch.search.rung_replay.replay_rung`), with the study's own early-stopping
-    settings (``reduction_factor`` overrides its factor); empty when the study has no curves."""
+    settings from its user attributes ``study_attrs`` (``reduction_factor`` overrides its
+    factor); empty when the study has no curves."""
     from ladasearch.search.rung_replay import front_reference, replay_rung, replay_steps
 
-    trials = study.get_trials(deepcopy=False)
-    settings = study.user_attrs.get("settings") or {}
+    settings = study_attrs.get("settings") or {}
     trial = settings.get("trial") or {}
     stopping = settings.get("early_stopping") or {}
     total = int(trial.get("iterations", 1)) * int(trial.get("steps", 0))
-    factor = reduction_factor or float(stopping.get("reduction_factor", 3.0))
-    majority = study.user_attrs.get("majority_accuracy")
+    factor = float(stopping.get("reduction_factor", 3.0))
+    if reduction_factor is not None:
+        factor = reduction_factor
+    majority = study_attrs.get("majority_accuracy")
     reference = front_reference(trials, majority if isinstance(majority, float) else None)
     return {
         metric: [
@@ -191,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         "else 3)",
     )
     args = parser.parse_args(argv)
+    if args.reduction_factor is not None and not args.reduction_factor > 1:
+        parser.error(f"--reduction-factor must be > 1, got {args.reduction_factor:g}")
     import optuna
 
     from ladasearch.errors import LadaError
@@ -203,10 +209,11 @@ def main(argv: list[str] | None = None) -> int:
                 study = optuna.load_study(study_name=name, storage=storage)
             except KeyError as exc:
                 raise LadaError(f"no study named {name!r} in the database") from exc
-            report = rung_report(study.get_trials(deepcopy=False), name)
-            curve = curve_report(study.get_trials(deepcopy=False))
-            curve_nll = curve_report(study.get_trials(deepcopy=False), "nll")
-            replays = front_replays(study, args.reduction_factor)
+            trials = study.get_trials(deepcopy=False)  # read once: every report below uses them
+            report = rung_report(trials, name)
+            curve = curve_report(trials)
+            curve_nll = curve_report(trials, "nll")
+            replays = front_replays(trials, study.user_attrs, args.reduction_factor)
             if args.json:
                 data = asdict(report)
                 data["spearman"] = None if math.isnan(report.spearman) else report.spearman

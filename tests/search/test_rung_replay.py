@@ -89,3 +89,15 @@ def test_the_rung_report_prints_the_replays_and_the_safe_step(
     data = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert data["earliest_safe_step"] == {"accuracy": 20, "nll": 20}
     assert data["replays"]["accuracy"][0]["pruned"] == [3, 4]
+
+
+def test_a_bad_reduction_factor_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, url = _record_study(tmp_path)
+    with pytest.raises(SystemExit) as exited:
+        report_main(["rec", "--storage", url, "--reduction-factor", "1"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith("error: --reduction-factor must be > 1, got 1")
+    assert "Traceback" not in "".join(err)
