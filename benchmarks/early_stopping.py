@@ -30,12 +30,19 @@ from typing import Any
 from ladasearch.search.early_stopping import METRICS
 from ladasearch.search.pareto_rank import RANKINGS, hypervolume_2d
 
-__all__ = ["main", "replay", "study_numbers"]
+__all__ = ["main", "replay", "study_data", "study_numbers"]
 
 
 def _study(args: argparse.Namespace, folder: Path, arm: str, rung: int) -> Any:
     from ladasearch.search.study_file import parse_study
 
+    data = study_data(args, folder, arm, rung)
+    return parse_study(data, source=f"{data['name']}.yaml")
+
+
+def study_data(args: argparse.Namespace, folder: Path, arm: str, rung: int) -> dict[str, Any]:
+    """The study file (as a mapping) of one arm; ``args`` holds this module's options (or the
+    ``settings`` a run stored in its JSON line)."""
     data: dict[str, Any] = {
         "name": f"{args.name}-{arm}",
         "mode": "pareto",
@@ -78,7 +85,7 @@ def _study(args: argparse.Namespace, folder: Path, arm: str, rung: int) -> Any:
         data["trial"]["max_length"] = 16
     else:
         data.update(model=args.model, task=args.task)
-    return parse_study(data, source=f"{data['name']}.yaml")
+    return data
 
 
 def study_numbers(
