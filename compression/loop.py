@@ -134,6 +134,10 @@ class StepEvaluator:
     """The ``on_step`` hook of a phase that scores dev every ``training.eval_every`` global steps.
 
     ``seconds`` accumulates the time spent evaluating (so callers can keep it out of training).
+    Each dev pass runs under a forked CPU RNG: a DataLoader pass draws its base seed from the
+    global generator, so without the fork a pass would shift the dropout masks of the steps
+    after it, and a study that reviews its trials (early stopping, learning curves) would train
+    them differently from one that does not.
     """
 
     def __init__(
@@ -163,7 +167,8 @@ class StepEvaluator:
         if self.every is None or self.step_callback is None or global_step % self.every:
             return
         started = time.perf_counter()
-        scores = evaluate(self.student, self.dev, ("accuracy", "nll"), self.device)
+        with torch.random.fork_rng(devices=[]):  # the review leaves training's RNG untouched
+            scores = evaluate(self.student, self.dev, ("accuracy", "nll"), self.device)
         self.seconds += time.perf_counter() - started
         if self.step_callback(global_step, scores) is False:
             self.every = None  # the caller wants no more dev passes

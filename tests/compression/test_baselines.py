@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 import torch
-from transformers import BertTokenizerFast
+from transformers import BertForSequenceClassification, BertTokenizerFast
 
 from ladasearch.compression.distill import DistillSettings, distill_phase, phase_losses
 from ladasearch.compression.loop import run_ladabert
@@ -24,6 +24,7 @@ from ladasearch.compression.scratch import (
 from ladasearch.compression.teacher import TeacherConfig
 from ladasearch.errors import LadaError
 from ladasearch.tasks import TaskSpec, encode, load_task, make_loader
+from ladasearch.testing import tiny_bert_config
 
 
 @pytest.fixture
@@ -86,6 +87,34 @@ def test_step_callback_every_eval_every_steps(eager_bert, task_and_tokenizer) ->
     assert all(0.0 <= scores["accuracy"] <= 1.0 for _, scores in seen)
     assert all(scores["nll"] > 0.0 for _, scores in seen)  # a continuous score beside accuracy
     assert len(result.history) == 2
+
+
+def test_dev_passes_at_the_rungs_do_not_change_how_a_student_trains(task_and_tokenizer) -> None:  # type: ignore[no-untyped-def]
+    """A trial reviewed every step ends with the same weights as one never reviewed."""
+    task, tokenizer = task_and_tokenizer
+    torch.manual_seed(0)
+    config = tiny_bert_config(hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+    teacher = BertForSequenceClassification(config).eval()  # dropout draws from the RNG
+    teacher.set_attn_implementation("eager")
+    finals = []
+    for eval_every in (None, 1):
+        training = TrainingSettings(
+            iterations=1, steps=4, batch_size=16, max_length=16, eval_every=eval_every
+        )
+        result = run_ladabert(
+            copy.deepcopy(teacher),
+            tokenizer,
+            task,
+            Ratios(0.8, 0.8, 0.8),
+            training,
+            device=torch.device("cpu"),
+            seed=3,
+            step_callback=(lambda step, scores: None) if eval_every else None,
+        )
+        finals.append({k: v.detach().clone() for k, v in result.student.state_dict().items()})
+    unreviewed, reviewed = finals
+    assert unreviewed.keys() == reviewed.keys()
+    assert all(torch.equal(unreviewed[k], reviewed[k]) for k in unreviewed)
 
 
 def test_layer_map_follows_tinybert_rule() -> None:
