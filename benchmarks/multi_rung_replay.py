@@ -33,10 +33,21 @@ RUNG_SETS = ((10,), (10, 20), (10, 20, 30), (10, 15), (10, 25), (15, 30), (5, 10
 
 
 def replay_rungs(
-    record: dict[str, Any], rungs: tuple[int, ...], factor: float, metric: str, total: int
+    record: dict[str, Any],
+    rungs: tuple[int, ...],
+    factor: float,
+    metric: str,
+    total: int,
+    guard: float | None = None,
 ) -> tuple[int, float, float]:
-    """(trials stopped, share of steps saved, hypervolume kept) of ``rungs`` on ``record``."""
+    """(trials stopped, share of steps saved, hypervolume kept) of ``rungs`` on ``record``.
+
+    ``guard``: the plateau guard's tolerance (module docstring), or None for none. With the
+    guard, a trial at most ``tolerance`` above the majority class at rung ``r`` is not ranked
+    there; it stops at ``2 r`` if still on the plateau and otherwise passes rung ``r``.
+    """
     reference = (-record["reference"][0], record["reference"][1])
+    plateau = float(record["reference"][0]) + (guard or 0.0)
     curves = "rung_curve" if metric == "accuracy" else "rung_curve_nll"
     recorded: dict[int, list[tuple[float, float]]] = {r: [] for r in rungs}
     steps, stopped, kept = 0, 0, []
@@ -44,6 +55,11 @@ def replay_rungs(
     for trial in sorted(trials, key=lambda t: t["number"]):
         size = float(trial["rung"]["size"])
         for rung in rungs:
+            if guard is not None and float(trial["rung_curve"][str(rung)]) <= plateau:
+                if float(trial["rung_curve"][str(2 * rung)]) <= plateau:  # still on it
+                    steps, stopped = steps + 2 * rung, stopped + 1
+                    break
+                continue  # left the plateau: not ranked at this rung
             value = float(trial[curves][str(rung)])
             point = (-value if metric == "accuracy" else value, size)
             goes_on = promote(point, recorded[rung], factor, 2, "eps_net")
@@ -61,36 +77,8 @@ def replay_rungs(
 def replay_guarded(
     record: dict[str, Any], rung: int, factor: float, metric: str, total: int, tolerance: float
 ) -> tuple[int, float, float]:
-    """(trials stopped, share of steps saved, hypervolume kept) of one rung with the plateau
-    guard (module docstring) on ``record``."""
-    reference = (-record["reference"][0], record["reference"][1])
-    majority = float(record["reference"][0])
-    curves = "rung_curve" if metric == "accuracy" else "rung_curve_nll"
-    recorded: list[tuple[float, float]] = []
-    steps, stopped, kept = 0, 0, []
-    trials = [t for t in record["trials"] if t["state"] == "COMPLETE"]
-    for trial in sorted(trials, key=lambda t: t["number"]):
-        size = float(trial["rung"]["size"])
-        accuracy = trial["rung_curve"]
-        final = (-float(trial["accuracy"]), float(trial["ratio"]))
-        if float(accuracy[str(rung)]) <= majority + tolerance:  # on the plateau: look again later
-            if float(accuracy[str(2 * rung)]) <= majority + tolerance:
-                steps, stopped = steps + 2 * rung, stopped + 1
-            else:
-                steps += total
-                kept.append(final)
-            continue
-        value = float(trial[curves][str(rung)])
-        point = (-value if metric == "accuracy" else value, size)
-        goes_on = promote(point, recorded, factor, 2, "eps_net")
-        recorded.append(point)
-        if goes_on:
-            steps += total
-            kept.append(final)
-        else:
-            steps, stopped = steps + rung, stopped + 1
-    base = len(trials) * total
-    return stopped, 1 - steps / base, hypervolume_2d(kept, reference) / record["hypervolume"]
+    """:func:`replay_rungs` at one rung with the plateau guard at ``tolerance``."""
+    return replay_rungs(record, (rung,), factor, metric, total, guard=tolerance)
 
 
 def _measured(record: dict[str, Any], steps: tuple[int, ...]) -> bool:
