@@ -5,7 +5,8 @@ COMPLETE trials that stored a rung record (``early_stopping`` with ``method: rec
 the rung on every trial and stops none; under ``moasha`` only the trials that went on count,
 a selected sample) and prints n, the rung's step and Spearman's rho between the dev accuracy at
 the rung and the final dev accuracy. Below :data:`GOOD_RHO` (0.6) the rung ranks trials unlike
-their end: move it later (``early_stopping.rung``).
+their end: move it later (``early_stopping.rung``). When the study stopped trials, the rho is
+over the rung's survivors, whose range the rung cut, and is no verdict on the rung.
 """
 
 from __future__ import annotations
@@ -73,15 +74,25 @@ class RungReport:
     n: int
     spearman: float
     pairs: tuple[tuple[int, float, float], ...]  # (trial number, rung accuracy, final accuracy)
+    stopped: int = 0  # PRUNED trials: > 0 means the pairs are the rung's survivors only
 
     @property
     def verdict(self) -> str:
-        """``ok`` (rho >= 0.6), ``move the rung later``, ``too few trials`` or ``no spread``."""
+        """``ok`` (rho >= 0.6), ``move the rung later``, ``too few trials`` or ``no spread``;
+        when the rung stopped trials, a low rho is not a verdict on the rung: the survivors
+        lack the low end of the range, which lowers any correlation."""
         if self.n < 3:
             return "too few trials"
         if math.isnan(self.spearman):
             return "no spread in accuracy"
-        return "ok" if self.spearman >= GOOD_RHO else "move the rung later"
+        if self.spearman >= GOOD_RHO:
+            return "ok" if not self.stopped else "ok (over the rung's survivors)"
+        if self.stopped:
+            return (
+                f"low, but over the rung's survivors only ({self.stopped} stopped): "
+                "place the rung with a 'record' study"
+            )
+        return "move the rung later"
 
     def line(self) -> str:
         """One line for people."""
@@ -109,7 +120,8 @@ def rung_report(trials: Sequence[Any], study: str = "") -> RungReport:
         pairs.append((trial.number, float(record["accuracy"]), float(final)))
     rho = spearman([p[1] for p in pairs], [p[2] for p in pairs])
     step = next(iter(steps)) if len(steps) == 1 else None
-    return RungReport(study, step, len(pairs), rho, tuple(pairs))
+    stopped = sum(1 for trial in trials if trial.state.name == "PRUNED")
+    return RungReport(study, step, len(pairs), rho, tuple(pairs), stopped)
 
 
 CURVE_ATTRS = CURVES

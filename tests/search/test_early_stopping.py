@@ -197,6 +197,31 @@ def test_rung_report_and_its_command(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "no study named 'nope'" in capsys.readouterr().err
 
 
+def test_rung_report_says_when_its_rho_is_over_the_survivors_only(tmp_path: Path) -> None:
+    study, _ = _rung_study(tmp_path)
+    for accuracy in (0.95, 0.60):  # finals out of step with their rungs: rho falls below 0.6
+        study.add_trial(
+            create_trial(
+                values=[accuracy, 150.0],
+                user_attrs={
+                    "accuracy": accuracy,
+                    "rung": {"step": 5, "accuracy": 1.0 - accuracy, "size": 0.15},
+                },
+            )
+        )
+    assert rung_report(study.get_trials()).verdict == "move the rung later"
+    study.add_trial(
+        create_trial(
+            state=TrialState.PRUNED,
+            user_attrs={"rung": {"step": 5, "accuracy": 0.1, "size": 0.3}},
+        )
+    )
+    report = rung_report(study.get_trials())
+    assert report.stopped == 1 and report.spearman < 0.6
+    assert "over the rung's survivors only (1 stopped)" in report.verdict
+    assert "record" in report.line()
+
+
 def test_tiny_pareto_search_stores_stopped_trials_pruned(
     tmp_path: Path, tiny_model_dir: Path, tiny_csv: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
