@@ -30,6 +30,7 @@ __all__ = [
     "majority_label",
     "mcnemar_exact",
     "mcnemar_one_sided",
+    "not_above_majority",
     "paired_bootstrap",
     "verdict",
     "weak_student_warning",
@@ -160,6 +161,15 @@ def majority_check(
     )
 
 
+def not_above_majority(majority: float, p_value: float) -> str:
+    """The clause every weak-model line shares: ``not significantly better than always
+    predicting the majority class (0.5783; one-sided McNemar p=0.31)``."""
+    return (
+        f"not significantly better than always predicting the majority class "
+        f"({float(majority):.4f}; one-sided McNemar p={float(p_value):.2g})"
+    )
+
+
 def weak_teacher_warning(fields: Mapping[str, Any]) -> str | None:
     """The one warning line when flat result ``fields`` say the teacher is not significantly
     above the majority class (keys ``teacher_test_accuracy``, ``majority_test_accuracy``,
@@ -167,10 +177,9 @@ def weak_teacher_warning(fields: Mapping[str, Any]) -> str | None:
     if fields.get("teacher_significant") is not False:
         return None
     return (
-        f"WARNING: the teacher ({float(fields['teacher_test_accuracy']):.4f} test accuracy) is not "
-        f"significantly better than always predicting the majority class "
-        f"({float(fields['majority_test_accuracy']):.4f}; one-sided McNemar "
-        f"p={float(fields['teacher_majority_p']):.2g}): the student's retention is measured "
+        f"WARNING: the teacher ({float(fields['teacher_test_accuracy']):.4f} test accuracy) is "
+        f"{not_above_majority(fields['majority_test_accuracy'], fields['teacher_majority_p'])}: "
+        "the student's retention is measured "
         "against a teacher that learned little; train it longer (--teacher-epochs) or check "
         "the data"
     )
@@ -193,9 +202,8 @@ def weak_student_warning(fields: Mapping[str, Any]) -> str | None:
     if significant is not False or accuracy is None or majority is None or p_value is None:
         return None
     return (
-        f"WARNING: the compressed model ({float(accuracy):.4f} {split} accuracy) is not "
-        f"significantly better than always predicting the majority class ({float(majority):.4f}; "
-        f"one-sided McNemar p={float(p_value):.2g}): its retained share counts the majority "
+        f"WARNING: the compressed model ({float(accuracy):.4f} {split} accuracy) is "
+        f"{not_above_majority(majority, p_value)}: its retained share counts the majority "
         "class's answers, not what it kept of the teacher; compress less, or distill longer "
         "(--steps, --iterations)"
     )

@@ -16,6 +16,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from ladasearch.compression.ratios import RATIO_KEYS
 from ladasearch.search.studydb.records import optuna_study, study_names
+from ladasearch.stats import not_above_majority
 
 __all__ = [
     "TRIAL_KEYS",
@@ -232,11 +233,12 @@ def format_trials(trials: list[dict[str, Any]]) -> list[str]:
                 f"trial {trial['number']}: stopped early after iteration "
                 f"{trial['stopped_after_iteration']} (its metrics are that iteration's)"
             )
-        elif trial.get("student_significant") is False:
+        elif trial.get("student_significant") is False and None not in (
+            trial.get("majority_accuracy"),
+            trial.get("student_majority_p"),
+        ):
+            clause = not_above_majority(trial["majority_accuracy"], trial["student_majority_p"])
             lines.append(
-                f"trial {trial['number']}: not significantly better than always predicting "
-                f"the majority class on dev ({_cell(trial.get('majority_accuracy'))}; one-sided "
-                f"McNemar p={float(trial['student_majority_p']):.2g}): it learned little at "
-                "these ratios"
+                f"trial {trial['number']}: on dev, {clause}: it learned little at these ratios"
             )
     return lines

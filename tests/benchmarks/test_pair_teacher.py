@@ -263,7 +263,7 @@ def test_show_marks_a_trial_that_learned_nothing() -> None:
     lines = format_trials([row, {**row, "number": 4, "student_significant": True}])
     marked = [line for line in lines if "majority class" in line]
     assert marked == [
-        "trial 3: not significantly better than always predicting the majority class on dev "
+        "trial 3: on dev, not significantly better than always predicting the majority class "
         "(0.5783; one-sided McNemar p=1): it learned little at these ratios"
     ]
 
