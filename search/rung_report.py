@@ -74,7 +74,7 @@ class RungReport:
     n: int
     spearman: float
     pairs: tuple[tuple[int, float, float], ...]  # (trial number, rung accuracy, final accuracy)
-    stopped: int = 0  # PRUNED trials: > 0 means the pairs are the rung's survivors only
+    stopped: int = 0  # trials the rung stopped: > 0 means the pairs are its survivors only
 
     @property
     def verdict(self) -> str:
@@ -120,7 +120,9 @@ def rung_report(trials: Sequence[Any], study: str = "") -> RungReport:
         pairs.append((trial.number, float(record["accuracy"]), float(final)))
     rho = spearman([p[1] for p in pairs], [p[2] for p in pairs])
     step = next(iter(steps)) if len(steps) == 1 else None
-    stopped = sum(1 for trial in trials if trial.state.name == "PRUNED")
+    stopped = sum(  # stopped at the rung: PRUNED with a rung record
+        1 for t in trials if t.state.name == "PRUNED" and isinstance(t.user_attrs.get("rung"), dict)
+    )
     return RungReport(study, step, len(pairs), rho, tuple(pairs), stopped)
 
 

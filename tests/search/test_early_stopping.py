@@ -210,6 +210,8 @@ def test_rung_report_says_when_its_rho_is_over_the_survivors_only(tmp_path: Path
             )
         )
     assert rung_report(study.get_trials()).verdict == "move the rung later"
+    study.add_trial(create_trial(state=TrialState.PRUNED))  # stopped elsewhere, not at the rung
+    assert rung_report(study.get_trials()).verdict == "move the rung later"
     study.add_trial(
         create_trial(
             state=TrialState.PRUNED,
